@@ -1,0 +1,1 @@
+"""Benchmarks run against a live `ember serve` (`make bench`); not tests."""

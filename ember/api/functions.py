@@ -1,0 +1,208 @@
+"""Control-plane routes for functions: parse, call one domain method, render."""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+import orjson
+from starlette.requests import Request
+from starlette.responses import FileResponse, Response
+from starlette.routing import Route
+
+from ember.api.model import function_name_rule
+from ember.api.requests import read_input
+from ember.api.shapes import function_configuration
+from ember.config import Settings
+from ember.control import FunctionService
+from ember.control.codezip import MAX_UNZIPPED, MAX_ZIPPED
+from ember.control.names import parse_function_name
+from ember.errors import InvalidParameterValueError, ResourceNotFoundError
+
+# Wire member -> control field, for the configuration members Ember stores.
+_CONFIG_MEMBERS = {
+    "Runtime": "runtime",
+    "Handler": "handler",
+    "Role": "role",
+    "Description": "description",
+    "Timeout": "timeout",
+    "MemorySize": "memory_size",
+}
+_PAGE = 50
+
+
+def json_response(doc: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(doc), status_code=status, media_type="application/json")
+
+
+def _config_fields(values: dict[str, Any]) -> dict[str, Any]:
+    fields = {
+        field: values[member] for member, field in _CONFIG_MEMBERS.items() if member in values
+    }
+    if "Environment" in values:
+        fields["environment"] = dict(values["Environment"].get("Variables") or {})
+    if "EphemeralStorage" in values:
+        fields["ephemeral_storage"] = values["EphemeralStorage"]["Size"]
+    if "TracingConfig" in values and "Mode" in values["TracingConfig"]:
+        fields["tracing_mode"] = values["TracingConfig"]["Mode"]
+    return fields
+
+
+class FunctionRoutes:
+    def __init__(self, settings: Settings, functions: FunctionService) -> None:
+        self._settings = settings
+        self._functions = functions
+
+    def routes(self) -> list[Route]:
+        base = "/2015-03-31/functions"
+        return [
+            Route(base, self.create, methods=["POST"]),
+            Route(base + "/", self.create, methods=["POST"]),
+            Route(base, self.list, methods=["GET"]),
+            Route(base + "/", self.list, methods=["GET"]),
+            Route(base + "/{FunctionName}", self.get, methods=["GET"]),
+            Route(base + "/{FunctionName}", self.delete, methods=["DELETE"]),
+            Route(base + "/{FunctionName}/configuration", self.get_configuration, methods=["GET"]),
+            Route(
+                base + "/{FunctionName}/configuration",
+                self.update_configuration,
+                methods=["PUT"],
+            ),
+            Route(base + "/{FunctionName}/code", self.update_code, methods=["PUT"]),
+            Route("/2016-08-19/account-settings", self.account_settings, methods=["GET"]),
+            Route("/2016-08-19/account-settings/", self.account_settings, methods=["GET"]),
+            Route("/_ember/code/{digest}", self.code, methods=["GET"]),
+        ]
+
+    def _ref(self, values: dict[str, Any], op_name: str) -> tuple[str, str | None]:
+        pattern, max_length = function_name_rule(op_name)
+        ref = parse_function_name(
+            values["FunctionName"],
+            self._settings.region,
+            qualifier=values.get("Qualifier"),
+            max_length=max_length,
+            pattern=pattern,
+            account=self._settings.account_id,
+        )
+        return ref.name, ref.qualifier
+
+    async def create(self, request: Request) -> Response:
+        values = await read_input(request, "CreateFunction")
+        name, qualifier = self._ref(values, "CreateFunction")
+        if qualifier is not None:
+            raise InvalidParameterValueError(
+                "Unsupported function name format: qualifiers cannot be used when creating "
+                "a function"
+            )
+        code = values["Code"]
+        if "ZipFile" not in code:
+            raise InvalidParameterValueError(
+                "Ember accepts code as Code.ZipFile only (no S3 or container images yet)"
+            )
+        if values.get("PackageType", "Zip") != "Zip":
+            raise InvalidParameterValueError("Ember runs PackageType Zip functions only")
+        fields = _config_fields(values)
+        if "Architectures" in values:
+            fields["architectures"] = tuple(values["Architectures"])
+        if "Tags" in values:
+            fields["tags"] = dict(values["Tags"])
+        config = await self._functions.create(values["Code"]["ZipFile"], name=name, **fields)
+        return json_response(function_configuration(config), status=201)
+
+    async def list(self, request: Request) -> Response:
+        values = await read_input(request, "ListFunctions")
+        configs = self._functions.list()
+        start = 0
+        marker = values.get("Marker")
+        if marker:
+            try:
+                start = int(base64.urlsafe_b64decode(marker.encode()).decode())
+            except ValueError:
+                raise InvalidParameterValueError("Invalid pagination token") from None
+        size = min(values.get("MaxItems") or _PAGE, _PAGE)
+        page = configs[start : start + size]
+        doc: dict[str, Any] = {"Functions": [function_configuration(c) for c in page]}
+        if start + size < len(configs):
+            doc["NextMarker"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()
+        return json_response(doc)
+
+    async def get(self, request: Request) -> Response:
+        values = await read_input(request, "GetFunction")
+        name, qualifier = self._ref(values, "GetFunction")
+        config = self._functions.get(name, qualifier)
+        doc: dict[str, Any] = {
+            "Configuration": function_configuration(config),
+            "Code": {
+                "RepositoryType": "S3",
+                "Location": f"{self._settings.public_url}/_ember/code/{config.code_digest}",
+            },
+        }
+        if config.tags:
+            doc["Tags"] = dict(config.tags)
+        return json_response(doc)
+
+    async def get_configuration(self, request: Request) -> Response:
+        values = await read_input(request, "GetFunctionConfiguration")
+        name, qualifier = self._ref(values, "GetFunctionConfiguration")
+        return json_response(function_configuration(self._functions.get(name, qualifier)))
+
+    async def update_configuration(self, request: Request) -> Response:
+        values = await read_input(request, "UpdateFunctionConfiguration")
+        name, _ = self._ref(values, "UpdateFunctionConfiguration")
+        config = await self._functions.update_configuration(
+            name, revision_id=values.get("RevisionId"), **_config_fields(values)
+        )
+        return json_response(function_configuration(config))
+
+    async def update_code(self, request: Request) -> Response:
+        values = await read_input(request, "UpdateFunctionCode")
+        name, _ = self._ref(values, "UpdateFunctionCode")
+        if "ZipFile" not in values:
+            raise InvalidParameterValueError(
+                "Ember accepts code as ZipFile only (no S3 or container images yet)"
+            )
+        if values.get("DryRun"):
+            self._functions.get(name)
+            from ember.control.codezip import inspect_zip
+
+            inspect_zip(values["ZipFile"])
+            return json_response(function_configuration(self._functions.get(name)))
+        config = await self._functions.update_code(
+            name, values["ZipFile"], revision_id=values.get("RevisionId")
+        )
+        return json_response(function_configuration(config))
+
+    async def delete(self, request: Request) -> Response:
+        values = await read_input(request, "DeleteFunction")
+        name, qualifier = self._ref(values, "DeleteFunction")
+        await self._functions.delete(name, qualifier)
+        return Response(status_code=204)
+
+    async def account_settings(self, request: Request) -> Response:
+        await read_input(request, "GetAccountSettings")
+        configs = self._functions.list()
+        limit = 1000
+        return json_response(
+            {
+                "AccountLimit": {
+                    "TotalCodeSize": 80_530_636_800,
+                    "CodeSizeUnzipped": MAX_UNZIPPED,
+                    "CodeSizeZipped": MAX_ZIPPED,
+                    "ConcurrentExecutions": limit,
+                    "UnreservedConcurrentExecutions": limit,
+                },
+                "AccountUsage": {
+                    "TotalCodeSize": sum(c.code_size for c in configs),
+                    "FunctionCount": len(configs),
+                },
+            }
+        )
+
+    async def code(self, request: Request) -> Response:
+        digest = request.path_params["digest"]
+        for config in self._functions.list():
+            if config.code_digest == digest:
+                return FileResponse(
+                    self._functions.code_blob(config.name), media_type="application/zip"
+                )
+        raise ResourceNotFoundError("The resource you requested does not exist.")

@@ -1,0 +1,157 @@
+"""The Invoke front door, as a raw ASGI handler: it is the hot path, so it skips the
+router and request objects and touches only what Invoke needs."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import urllib.parse
+import uuid
+from typing import Any
+
+import orjson
+
+from ember.api.errors import error_body, error_headers
+from ember.api.model import function_name_rule
+from ember.config import Settings
+from ember.control.names import parse_function_name
+from ember.errors import (
+    InvalidParameterValueError,
+    InvalidRequestContentError,
+    LambdaError,
+    RequestTooLargeError,
+    ValidationError,
+)
+from ember.invoke import Invoker
+
+PREFIX = "/2015-03-31/functions/"
+SUFFIX = "/invocations"
+SYNC_LIMIT = 6 * 1024 * 1024  # Lambda: 6 MB request payload for RequestResponse
+_TYPES = ("RequestResponse", "Event", "DryRun")
+
+Scope = dict[str, Any]
+
+
+def is_invoke(scope: Scope) -> bool:
+    path: str = scope["path"]
+    return scope["method"] == "POST" and path.startswith(PREFIX) and path.endswith(SUFFIX)
+
+
+def _enum_error(value: str, field: str, allowed: str) -> ValidationError:
+    return ValidationError(
+        f"1 validation error detected: Value '{value}' at '{field}' failed to satisfy "
+        f"constraint: Member must satisfy enum value set: [{allowed}]"
+    )
+
+
+class InvokeHandler:
+    def __init__(self, settings: Settings, invoker: Invoker) -> None:
+        self._settings = settings
+        self._invoker = invoker
+        self._name_pattern, self._name_max = function_name_rule("Invoke")
+
+    async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        request_id = str(uuid.uuid4())
+        try:
+            status, headers, body = await self._handle(scope, receive)
+        except LambdaError as error:
+            status, headers, body = (
+                error.status,
+                error_headers(error, request_id),
+                error_body(error),
+            )
+        else:
+            headers.append((b"x-amzn-requestid", request_id.encode()))
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": body})
+
+    async def _handle(
+        self, scope: Scope, receive: Any
+    ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
+        headers: dict[bytes, bytes] = dict(scope["headers"])
+        invocation_type = headers.get(b"x-amz-invocation-type", b"RequestResponse").decode()
+        if invocation_type not in _TYPES:
+            raise _enum_error(invocation_type, "invocationType", ", ".join(_TYPES))
+        log_type = headers.get(b"x-amz-log-type", b"None").decode()
+        if log_type not in ("None", "Tail"):
+            raise _enum_error(log_type, "logType", "None, Tail")
+        qualifier = None
+        if scope["query_string"]:
+            query = urllib.parse.parse_qs(scope["query_string"].decode())
+            qualifier = query.get("Qualifier", [None])[0]
+        raw_name = urllib.parse.unquote(scope["path"][len(PREFIX) : -len(SUFFIX)])
+        ref = parse_function_name(
+            raw_name,
+            self._settings.region,
+            qualifier=qualifier,
+            max_length=self._name_max,
+            pattern=self._name_pattern,
+            account=self._settings.account_id,
+        )
+        payload = await _read_body(receive, SYNC_LIMIT)
+        if payload.strip():
+            try:
+                orjson.loads(payload)
+            except orjson.JSONDecodeError as exc:
+                raise InvalidRequestContentError(
+                    "Could not parse request body into json: "
+                    f"Could not parse payload into json: {exc}"
+                ) from None
+        else:
+            payload = b"{}"  # Lambda hands an empty request to the function as {}
+        client_context = _client_context(headers.get(b"x-amz-client-context"))
+        if invocation_type == "DryRun":
+            config = await self._invoker.resolve(ref.name, ref.qualifier)
+            return 204, [(b"x-amz-executed-version", config.version.encode())], b""
+        if invocation_type == "Event":
+            raise InvalidParameterValueError(
+                "InvocationType Event (asynchronous invocation) is not available in this Ember "
+                "build yet; use RequestResponse"
+            )
+        result = await self._invoker.invoke(
+            ref.name,
+            ref.qualifier,
+            payload,
+            client_context=client_context,
+            want_log_tail=log_type == "Tail",
+        )
+        out = [
+            (b"content-type", b"application/json"),
+            (b"x-amz-executed-version", result.executed_version.encode()),
+        ]
+        if result.function_error is not None:
+            out.append((b"x-amz-function-error", result.function_error.encode()))
+        if log_type == "Tail":
+            out.append((b"x-amz-log-result", base64.b64encode(result.log_tail)))
+        return 200, out, result.payload
+
+
+async def _read_body(receive: Any, limit: int) -> bytes:
+    chunks: list[bytes] = []
+    size = 0
+    more = True
+    while more:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > limit:
+            raise RequestTooLargeError(
+                f"Request must be smaller than {limit} bytes for the InvokeFunction operation"
+            )
+        chunks.append(chunk)
+        more = message.get("more_body", False)
+    return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+def _client_context(raw: bytes | None) -> str | None:
+    """X-Amz-Client-Context is base64 JSON; the runtime gets the JSON text."""
+    if raw is None:
+        return None
+    try:
+        decoded = base64.b64decode(raw, validate=True)
+        orjson.loads(decoded)
+    except (binascii.Error, ValueError):
+        raise InvalidRequestContentError(
+            "Client context must be a valid Base64-encoded JSON object."
+        ) from None
+    return decoded.decode()

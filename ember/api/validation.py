@@ -1,0 +1,228 @@
+"""Parse an operation's input from URI, query, headers and JSON body, and check it against
+the botocore model, with AWS's "N validation errors detected" wording."""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from ember.api.model import operation, shape
+from ember.errors import InvalidRequestContentError, ValidationError
+
+# Members whose value sets AWS checks with another error than the model's (control
+# raises those) or whose model bounds are wider than Lambda enforces (control again).
+_SKIP = {("CreateFunctionRequest", "Runtime"), ("UpdateFunctionConfigurationRequest", "Runtime")}
+_DOMAIN_RANGES = {"MemorySize", "Timeout"}
+# AWS checks function names in the path with its own rules (ember.control.names).
+_PATH_NAMES = {"FunctionName"}
+
+
+def _camel(name: str) -> str:
+    return name[:1].lower() + name[1:]
+
+
+def _render(value: Any) -> str:
+    if isinstance(value, list):
+        return "[" + ", ".join(_render(v) for v in value) + "]"
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return str(value).lower()
+    return str(value)
+
+
+def parse_input(
+    op_name: str,
+    path: Mapping[str, str],
+    query: Mapping[str, str],
+    headers: Mapping[str, str],
+    body: Mapping[str, Any] | None,
+) -> dict[str, Any]:
+    """The operation's input members by their model names, converted to model types."""
+    op = operation(op_name)
+    input_shape = shape(op["input"]["shape"])
+    values: dict[str, Any] = {}
+    for member, ref in input_shape["members"].items():
+        location = ref.get("location")
+        wire = ref.get("locationName", member)
+        member_shape = shape(ref["shape"])
+        if location == "uri":
+            raw: Any = path.get(wire)
+        elif location == "querystring":
+            raw = query.get(wire)
+        elif location == "header":
+            raw = headers.get(wire.lower())
+        else:
+            if body is None or member not in body:
+                continue
+            values[member] = _decode_blobs(body[member], ref["shape"], member)
+            continue
+        if raw is None:
+            continue
+        values[member] = _from_text(raw, member_shape["type"], member)
+    return values
+
+
+def _decode_blobs(raw: Any, shape_name: str, member: str) -> Any:
+    """`raw` with every blob member decoded from base64, at any depth (Code.ZipFile sits
+    inside a structure); values of the wrong JSON type are left for `validate` to report."""
+    spec = shape(shape_name)
+    kind = spec["type"]
+    if kind == "blob" and isinstance(raw, str):
+        try:
+            return base64.b64decode(raw, validate=True)
+        except (binascii.Error, ValueError):
+            raise InvalidRequestContentError(
+                f"Could not parse request body into json: {member} is not valid base64"
+            ) from None
+    if kind == "structure" and isinstance(raw, Mapping):
+        members = spec["members"]
+        return {
+            key: _decode_blobs(value, members[key]["shape"], key) if key in members else value
+            for key, value in raw.items()
+        }
+    return raw
+
+
+def _from_text(raw: str, kind: str, member: str) -> Any:
+    if kind in ("integer", "long"):
+        try:
+            return int(raw)
+        except ValueError:
+            raise ValidationError(
+                "1 validation error detected: "
+                + _msg(raw, _camel(member), "Member must be a number")
+            ) from None
+    if kind == "boolean":
+        return raw.lower() == "true"
+    return raw
+
+
+def validate(op_name: str, values: Mapping[str, Any]) -> None:
+    """Raise one ValidationError listing every constraint the input breaks."""
+    op = operation(op_name)
+    shape_name = op["input"]["shape"]
+    errors: list[str] = []
+    _check_structure(shape_name, values, "", errors, top=True)
+    if errors:
+        count = len(errors)
+        noun = "error" if count == 1 else "errors"
+        raise ValidationError(f"{count} validation {noun} detected: " + "; ".join(errors))
+
+
+def _check_structure(
+    shape_name: str, values: Any, prefix: str, errors: list[str], *, top: bool = False
+) -> None:
+    struct = shape(shape_name)
+    if not isinstance(values, Mapping):
+        errors.append(_msg(values, prefix.rstrip("."), "Member must be a structure"))
+        return
+    for member in struct.get("required", []):
+        if values.get(member) is None:
+            errors.append(_msg(None, prefix + _camel(member), "Member must not be null"))
+    for member, ref in struct["members"].items():
+        if member not in values or values[member] is None:
+            continue
+        if (shape_name, member) in _SKIP or (top and member in _PATH_NAMES):
+            continue
+        _check_value(ref["shape"], values[member], prefix + _camel(member), errors, member)
+
+
+def _check_value(shape_name: str, value: Any, path: str, errors: list[str], member: str) -> None:
+    spec = shape(shape_name)
+    kind = spec["type"]
+    if kind == "structure":
+        _check_structure(shape_name, value, path + ".", errors)
+        return
+    if kind == "list":
+        if not isinstance(value, list):
+            errors.append(_msg(value, path, "Member must be a list"))
+            return
+        _check_length(spec, value, path, errors)
+        item_shape = spec["member"]["shape"]
+        inner: list[str] = []
+        for item in value:
+            _check_value(item_shape, item, path, inner, member)
+        if inner:
+            # AWS folds item failures into one line naming every constraint on an item.
+            reasons = ", ".join(_item_constraints(shape(item_shape)))
+            errors.append(_msg(value, path, f"Member must satisfy constraint: [{reasons}]"))
+        return
+    if kind == "map":
+        if not isinstance(value, Mapping):
+            errors.append(_msg(value, path, "Member must be a map"))
+            return
+        key_shape = spec["key"]["shape"]
+        for key, item in value.items():
+            _check_value(key_shape, key, path, errors, member)
+            _check_value(spec["value"]["shape"], item, path, errors, member)
+        return
+    if kind == "string":
+        if not isinstance(value, str):
+            errors.append(_msg(value, path, "Member must be a string"))
+            return
+        if "enum" in spec and value not in spec["enum"]:
+            allowed = ", ".join(spec["enum"])
+            errors.append(_msg(value, path, f"Member must satisfy enum value set: [{allowed}]"))
+            return
+        _check_length(spec, value, path, errors)
+        pattern = spec.get("pattern")
+        if pattern and re.fullmatch(pattern, value) is None:
+            errors.append(
+                _msg(value, path, f"Member must satisfy regular expression pattern: {pattern}")
+            )
+        return
+    if kind in ("integer", "long"):
+        if isinstance(value, bool) or not isinstance(value, int):
+            errors.append(_msg(value, path, f"Member must be of type {kind}"))
+            return
+        if member in _DOMAIN_RANGES:
+            return
+        if "min" in spec and value < spec["min"]:
+            errors.append(
+                _msg(value, path, f"Member must have value greater than or equal to {spec['min']}")
+            )
+        if "max" in spec and value > spec["max"]:
+            errors.append(
+                _msg(value, path, f"Member must have value less than or equal to {spec['max']}")
+            )
+        return
+    if kind == "boolean" and not isinstance(value, bool):
+        errors.append(_msg(value, path, "Member must be of type boolean"))
+    if kind == "blob" and not isinstance(value, bytes | str):
+        errors.append(_msg(value, path, "Member must be a blob"))
+
+
+def _check_length(
+    spec: Mapping[str, Any], value: str | list[Any], path: str, errors: list[str]
+) -> None:
+    if "min" in spec and len(value) < spec["min"]:
+        errors.append(
+            _msg(value, path, f"Member must have length greater than or equal to {spec['min']}")
+        )
+    if "max" in spec and len(value) > spec["max"]:
+        errors.append(
+            _msg(value, path, f"Member must have length less than or equal to {spec['max']}")
+        )
+
+
+def _item_constraints(spec: Mapping[str, Any]) -> list[str]:
+    found = []
+    if "enum" in spec:
+        found.append(f"Member must satisfy enum value set: [{', '.join(spec['enum'])}]")
+    if "max" in spec:
+        found.append(f"Member must have length less than or equal to {spec['max']}")
+    if "min" in spec:
+        found.append(f"Member must have length greater than or equal to {spec['min']}")
+    if "pattern" in spec:
+        found.append(f"Member must satisfy regular expression pattern: {spec['pattern']}")
+    found.append("Member must not be null")
+    return found
+
+
+def _msg(value: Any, path: str, constraint: str) -> str:
+    shown = "null" if value is None else f"'{_render(value)}'"
+    return f"Value {shown} at '{path}' failed to satisfy constraint: {constraint}"

@@ -1,0 +1,77 @@
+"""A small HTTP client for the Lambda API (stdlib only: the CLI must start fast)."""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.parse
+import urllib.request
+from typing import Any
+
+
+class ApiError(Exception):
+    """What the server answered with an error, or that it could not be reached."""
+
+    def __init__(self, code: str, message: str) -> None:
+        super().__init__(f"{code}: {message}")
+        self.code = code
+        self.message = message
+
+
+class Response:
+    def __init__(self, status: int, headers: dict[str, str], body: bytes) -> None:
+        self.status = status
+        self.headers = headers
+        self.body = body
+
+    def json(self) -> Any:
+        return json.loads(self.body) if self.body else {}
+
+
+class LambdaClient:
+    def __init__(self, endpoint: str) -> None:
+        self.endpoint = endpoint.rstrip("/")
+
+    def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes | None = None,
+        headers: dict[str, str] | None = None,
+        query: dict[str, str] | None = None,
+    ) -> Response:
+        url = self.endpoint + path
+        if query:
+            url += "?" + urllib.parse.urlencode(query)
+        req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+        try:
+            with urllib.request.urlopen(req, timeout=960) as resp:
+                return Response(
+                    resp.status, {k.lower(): v for k, v in resp.headers.items()}, resp.read()
+                )
+        except urllib.error.HTTPError as exc:
+            payload = exc.read()
+            try:
+                doc = json.loads(payload)
+            except ValueError:
+                doc = {}
+            code = exc.headers.get("x-amzn-errortype") or doc.get("__type") or str(exc.code)
+            message = doc.get("Message") or doc.get("message") or payload.decode(errors="replace")
+            raise ApiError(code, message) from None
+        except urllib.error.URLError as exc:
+            raise ApiError(
+                "ConnectionError",
+                f"cannot reach Ember at {self.endpoint} ({exc.reason}); is `ember serve` running?",
+            ) from None
+
+    def call(self, method: str, path: str, doc: Any = None, **kw: Any) -> Any:
+        body = None if doc is None else json.dumps(doc).encode()
+        headers = {"content-type": "application/json"} if body is not None else {}
+        return self.request(method, path, body, headers, **kw).json()
+
+    def logs(self, operation: str, params: dict[str, Any]) -> Any:
+        headers = {
+            "x-amz-target": f"Logs_20140328.{operation}",
+            "content-type": "application/x-amz-json-1.1",
+        }
+        return self.request("POST", "/", json.dumps(params).encode(), headers).json()

@@ -1,0 +1,280 @@
+"""`ember`: serve, deploy, invoke, logs, ls."""
+
+from __future__ import annotations
+
+import base64
+import sys
+import time
+from pathlib import Path
+from typing import Any, NoReturn
+
+import click
+
+from ember.cli.client import ApiError, LambdaClient
+from ember.control.codezip import zip_folder
+
+DEFAULT_ENDPOINT = "http://127.0.0.1:9001"
+ROLE = "arn:aws:iam::000000000000:role/ember"
+
+
+def fail(message: str) -> NoReturn:
+    click.echo(f"ember: {message}", err=True)
+    sys.exit(1)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.option(
+    "--endpoint",
+    default=DEFAULT_ENDPOINT,
+    envvar="EMBER_ENDPOINT",
+    show_default=True,
+    help="The Ember server the client commands talk to.",
+)
+@click.pass_context
+def cli(ctx: click.Context, endpoint: str) -> None:
+    """Ember: run AWS Lambda functions on your own machine."""
+    ctx.obj = LambdaClient(endpoint)
+
+
+@cli.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=9001, show_default=True, type=click.IntRange(0, 65535))
+@click.option(
+    "--data-dir",
+    default=".ember",
+    show_default=True,
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where functions, code and logs are kept.",
+)
+@click.option(
+    "--idle-timeout",
+    default=600.0,
+    show_default=True,
+    type=click.FloatRange(min=0.05),
+    help="Seconds an environment may stay idle before it is shut down.",
+)
+@click.option("--region", default="us-east-1", show_default=True)
+@click.option(
+    "--python",
+    "pythons",
+    multiple=True,
+    metavar="VERSION=PATH",
+    help="Use this interpreter for a Python runtime, e.g. 3.12=/usr/bin/python3.12.",
+)
+@click.option(
+    "--deploy",
+    "deploy_dirs",
+    multiple=True,
+    type=click.Path(exists=True, file_okay=False, path_type=Path),
+    help="Deploy every function folder (with a function.json) under this folder at start.",
+)
+def serve(
+    host: str,
+    port: int,
+    data_dir: Path,
+    idle_timeout: float,
+    region: str,
+    pythons: tuple[str, ...],
+    deploy_dirs: tuple[Path, ...],
+) -> None:
+    """Run the Ember server (Lambda API, Runtime API, environments) in the foreground."""
+    from ember.config import Settings
+    from ember.server import run
+
+    interpreters = []
+    for item in pythons:
+        version, sep, path = item.partition("=")
+        if not sep or not Path(path).is_file():
+            fail(f"--python wants VERSION=PATH with an existing interpreter, got {item!r}")
+        interpreters.append((version.removeprefix("python"), path))
+    run(
+        Settings(
+            host=host,
+            port=port,
+            data_dir=data_dir,
+            idle_timeout=idle_timeout,
+            region=region,
+            interpreters=tuple(interpreters),
+            deploy_dirs=deploy_dirs,
+        )
+    )
+
+
+def _parse_env(pairs: tuple[str, ...]) -> dict[str, str]:
+    env = {}
+    for pair in pairs:
+        key, sep, value = pair.partition("=")
+        if not sep or not key:
+            fail(f"--env wants KEY=VALUE, got {pair!r}")
+        env[key] = value
+    return env
+
+
+def _wait_updated(client: LambdaClient, name: str) -> dict[str, Any]:
+    deadline = time.monotonic() + 60
+    while True:
+        config: dict[str, Any] = client.call("GET", f"/2015-03-31/functions/{name}/configuration")
+        if config.get("LastUpdateStatus") != "InProgress" and config.get("State") != "Pending":
+            return config
+        if time.monotonic() > deadline:
+            fail(f"{name} is still being updated after 60 s")
+        time.sleep(0.05)
+
+
+@cli.command()
+@click.argument("folder", type=click.Path(exists=True, file_okay=False, path_type=Path))
+@click.option("--name", required=True, help="The function's name.")
+@click.option("--handler", required=True, help="module.function, e.g. app.handler.")
+@click.option("--runtime", default="python3.12", show_default=True)
+@click.option("--memory", type=int, help="MemorySize in MB (128-10240).")
+@click.option("--timeout", type=int, help="Timeout in seconds (1-900).")
+@click.option("--env", "env_pairs", multiple=True, metavar="KEY=VALUE")
+@click.pass_obj
+def deploy(
+    client: LambdaClient,
+    folder: Path,
+    name: str,
+    handler: str,
+    runtime: str,
+    memory: int | None,
+    timeout: int | None,
+    env_pairs: tuple[str, ...],
+) -> None:
+    """Zip FOLDER and create the function, or update its code and configuration."""
+    package = zip_folder(folder)
+    settings: dict[str, Any] = {"Handler": handler, "Runtime": runtime}
+    if memory is not None:
+        settings["MemorySize"] = memory
+    if timeout is not None:
+        settings["Timeout"] = timeout
+    if env_pairs:
+        settings["Environment"] = {"Variables": _parse_env(env_pairs)}
+    try:
+        try:
+            client.call("GET", f"/2015-03-31/functions/{name}/configuration")
+            exists = True
+        except ApiError as exc:
+            if exc.code != "ResourceNotFoundException":
+                raise
+            exists = False
+        if exists:
+            client.call(
+                "PUT",
+                f"/2015-03-31/functions/{name}/code",
+                {"ZipFile": base64.b64encode(package).decode()},
+            )
+            _wait_updated(client, name)
+            client.call("PUT", f"/2015-03-31/functions/{name}/configuration", settings)
+            verb = "updated"
+        else:
+            client.call(
+                "POST",
+                "/2015-03-31/functions",
+                {
+                    "FunctionName": name,
+                    "Role": ROLE,
+                    "Code": {"ZipFile": base64.b64encode(package).decode()},
+                    **settings,
+                },
+            )
+            verb = "created"
+        config = _wait_updated(client, name)
+    except ApiError as exc:
+        fail(str(exc))
+    click.echo(f"{verb} {config['FunctionArn']} ({config['CodeSize']} bytes, {config['State']})")
+
+
+@cli.command()
+@click.argument("name")
+@click.argument("payload", default="{}")
+@click.option("--log", "show_log", is_flag=True, help="Print the invocation's log tail.")
+@click.pass_obj
+def invoke(client: LambdaClient, name: str, payload: str, show_log: bool) -> None:
+    """Invoke NAME synchronously with the JSON PAYLOAD and print the result."""
+    headers = {"x-amz-log-type": "Tail"} if show_log else {}
+    try:
+        resp = client.request(
+            "POST", f"/2015-03-31/functions/{name}/invocations", payload.encode(), headers
+        )
+    except ApiError as exc:
+        fail(str(exc))
+    if show_log and "x-amz-log-result" in resp.headers:
+        click.echo(base64.b64decode(resp.headers["x-amz-log-result"]).decode(), err=True)
+    click.echo(resp.body.decode())
+    if "x-amz-function-error" in resp.headers:
+        sys.exit(1)
+
+
+@cli.command()
+@click.argument("name")
+@click.option("--follow", "-f", is_flag=True, help="Keep printing new events.")
+@click.option("--since", default=3600.0, show_default=True, help="Seconds of history to show.")
+@click.pass_obj
+def logs(client: LambdaClient, name: str, follow: bool, since: float) -> None:
+    """Show the log events of function NAME (all its environments' streams)."""
+    group = f"/aws/lambda/{name}"
+    start = int((time.time() - since) * 1000)
+    seen: set[str] = set()
+    while True:
+        params: dict[str, Any] = {"logGroupName": group, "startTime": start}
+        try:
+            while True:
+                page = client.logs("FilterLogEvents", params)
+                for event in page.get("events", []):
+                    if event["eventId"] in seen:
+                        continue
+                    seen.add(event["eventId"])
+                    start = max(start, event["timestamp"])
+                    stamp = time.strftime(
+                        "%Y-%m-%dT%H:%M:%S", time.gmtime(event["timestamp"] / 1000)
+                    )
+                    click.echo(f"{stamp} {event['logStreamName']} {event['message']}", nl=False)
+                if "nextToken" not in page:
+                    break
+                params["nextToken"] = page["nextToken"]
+        except ApiError as exc:
+            if exc.code != "ResourceNotFoundException" or not follow:
+                fail(str(exc) if exc.code != "ResourceNotFoundException" else f"no logs for {name}")
+        if not follow:
+            return
+        time.sleep(0.5)
+
+
+@cli.command(name="ls")
+@click.pass_obj
+def list_functions(client: LambdaClient) -> None:
+    """List functions."""
+    try:
+        functions: list[dict[str, Any]] = []
+        query: dict[str, str] = {}
+        while True:
+            page = client.call("GET", "/2015-03-31/functions", query=query)
+            functions.extend(page.get("Functions", []))
+            if "NextMarker" not in page:
+                break
+            query = {"Marker": page["NextMarker"]}
+    except ApiError as exc:
+        fail(str(exc))
+    rows = [("NAME", "RUNTIME", "MEMORY", "TIMEOUT", "STATE", "LAST MODIFIED")]
+    rows += [
+        (
+            f["FunctionName"],
+            f["Runtime"],
+            str(f["MemorySize"]),
+            str(f["Timeout"]),
+            f["State"],
+            f["LastModified"],
+        )
+        for f in functions
+    ]
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def main() -> None:
+    cli()
+
+
+if __name__ == "__main__":
+    main()

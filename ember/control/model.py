@@ -1,0 +1,77 @@
+"""What one function version is: an immutable record, replaced whole on every change."""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from typing import Any
+
+LATEST = "$LATEST"
+
+
+class FunctionState(enum.StrEnum):
+    PENDING = "Pending"
+    ACTIVE = "Active"
+    FAILED = "Failed"
+    INACTIVE = "Inactive"
+
+
+class UpdateStatus(enum.StrEnum):
+    IN_PROGRESS = "InProgress"
+    SUCCESSFUL = "Successful"
+    FAILED = "Failed"
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class FunctionConfig:
+    """One version of one function (for now only `$LATEST`)."""
+
+    name: str
+    arn: str  # unqualified function ARN
+    runtime: str
+    handler: str
+    role: str
+    code_digest: str  # hex SHA-256 of the zip: the blob's and the extracted folder's name
+    code_sha256: str  # base64 SHA-256, as AWS shows it
+    code_size: int
+    unzipped_size: int
+    description: str = ""
+    timeout: int = 3
+    memory_size: int = 128
+    ephemeral_storage: int = 512
+    environment: dict[str, str] = dataclasses.field(default_factory=dict)
+    architectures: tuple[str, ...] = ("x86_64",)
+    tracing_mode: str = "PassThrough"
+    version: str = LATEST
+    last_modified: str = ""
+    revision_id: str = ""
+    state: FunctionState = FunctionState.PENDING
+    state_reason: str = ""
+    state_reason_code: str = ""
+    last_update_status: UpdateStatus = UpdateStatus.SUCCESSFUL
+    last_update_status_reason: str = ""
+    tags: dict[str, str] = dataclasses.field(default_factory=dict)
+
+    @property
+    def qualified_arn(self) -> str:
+        return f"{self.arn}:{self.version}"
+
+    @property
+    def log_group(self) -> str:
+        return f"/aws/lambda/{self.name}"
+
+    def to_doc(self) -> dict[str, Any]:
+        doc = dataclasses.asdict(self)
+        doc["architectures"] = list(self.architectures)
+        return doc
+
+    @classmethod
+    def from_doc(cls, doc: dict[str, Any]) -> FunctionConfig:
+        fields = {f.name for f in dataclasses.fields(cls)}
+        values = {k: v for k, v in doc.items() if k in fields}
+        values["architectures"] = tuple(values.get("architectures", ("x86_64",)))
+        values["state"] = FunctionState(values.get("state", FunctionState.ACTIVE))
+        values["last_update_status"] = UpdateStatus(
+            values.get("last_update_status", UpdateStatus.SUCCESSFUL)
+        )
+        return cls(**values)

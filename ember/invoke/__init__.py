@@ -1,0 +1,10 @@
+"""Invocation: the synchronous path now; the async queue, retries, DLQs, destinations,
+event source mappings and schedules as they arrive.
+
+Owns: turning "invoke this name with this payload" into a scheduled execution of the
+right function version. Must never import `api`.
+"""
+
+from ember.invoke.sync import Invoker
+
+__all__ = ["Invoker"]

@@ -1,0 +1,81 @@
+"""Synchronous invocation (RequestResponse and DryRun)."""
+
+from __future__ import annotations
+
+import uuid
+
+from ember.clock import Clock
+from ember.config import Settings
+from ember.control import FunctionConfig, FunctionService
+from ember.scheduler import InvocationResult, InvokeRequest, Scheduler
+from ember.scheduler.spec import EnvironmentSpec
+
+
+class Invoker:
+    def __init__(
+        self, settings: Settings, functions: FunctionService, scheduler: Scheduler, clock: Clock
+    ) -> None:
+        self._settings = settings
+        self._clock = clock
+        self._functions = functions
+        self._scheduler = scheduler
+        # revision id -> spec: built once per function revision, not per invoke.
+        self._specs: dict[str, EnvironmentSpec] = {}
+        functions.add_listener(self._on_change)
+
+    def _on_change(self, old: FunctionConfig | None, new: FunctionConfig | None) -> None:
+        if old is not None:
+            self._specs.pop(old.revision_id, None)
+            if new is None or new.revision_id != old.revision_id:
+                self._scheduler.retire_function(old.name)
+
+    def _spec(self, config: FunctionConfig) -> EnvironmentSpec:
+        spec = self._specs.get(config.revision_id)
+        if spec is None:
+            spec = self._specs[config.revision_id] = EnvironmentSpec(
+                function_name=config.name,
+                version=config.version,
+                function_arn=config.arn,
+                revision_id=config.revision_id,
+                runtime=config.runtime,
+                handler=config.handler,
+                memory_size=config.memory_size,
+                timeout=config.timeout,
+                environment=dict(config.environment),
+                code_path=str(self._functions.code_path(config).resolve()),
+                log_group=config.log_group,
+            )
+        return spec
+
+    async def resolve(self, name: str, qualifier: str | None) -> FunctionConfig:
+        """The function version an invoke runs, once it is ready to run."""
+        self._functions.get(name, qualifier)  # unknown name or qualifier: 404 at once
+        return await self._functions.wait_settled(name, limit=self._settings.init_timeout)
+
+    async def invoke(
+        self,
+        name: str,
+        qualifier: str | None,
+        payload: bytes,
+        *,
+        client_context: str | None = None,
+        want_log_tail: bool = False,
+    ) -> InvocationResult:
+        config = await self.resolve(name, qualifier)
+        invoked_arn = config.arn if qualifier is None else f"{config.arn}:{qualifier}"
+        request_id = str(uuid.uuid4())
+        request = InvokeRequest(
+            request_id=request_id,
+            payload=payload,
+            invoked_function_arn=invoked_arn,
+            client_context=client_context,
+            trace_id=_trace_id(request_id, self._clock.wall()),
+            want_log_tail=want_log_tail,
+        )
+        return await self._scheduler.invoke(self._spec(config), request)
+
+
+def _trace_id(request_id: str, wall: float) -> str:
+    """An X-Ray trace header as Lambda passes it: Root=1-<epoch hex>-<24 hex>."""
+    hexed = request_id.replace("-", "")
+    return f"Root=1-{int(wall):08x}-{hexed[:24]};Parent={hexed[16:32]};Sampled=0"

@@ -1,0 +1,96 @@
+"""Routes from (method, path) to one handler per endpoint, as the RIE's chi routers do.
+
+The Runtime API, and later the Extensions and Telemetry APIs, register their handlers on
+one Router; a template segment `{name}` matches one non-empty path segment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+from ember.runtime_api.messages import NOT_FOUND, Reply, Request
+
+# A handler answers at once with a Reply, or returns None having parked the request
+# (it answers later through request.reply()).
+Handler = Callable[[Request, Mapping[str, str]], Reply | None]
+
+_NO_PARAMS: Mapping[str, str] = {}
+
+
+def _not_found(request: Request, params: Mapping[str, str]) -> Reply:
+    return NOT_FOUND
+
+
+class _MethodNotAllowed:
+    """Go's 405 for a known path asked with another method."""
+
+    def __init__(self, methods: Mapping[str, Handler]) -> None:
+        self._reply = Reply(405, b"", b"Allow: %s\r\n" % ", ".join(sorted(methods)).encode())
+
+    def __call__(self, request: Request, params: Mapping[str, str]) -> Reply:
+        return self._reply
+
+
+class _Template:
+    """A path with `{name}` segments, and its handler per method."""
+
+    def __init__(self, template: str) -> None:
+        self.segments = template.split("/")
+        # index -> parameter name, for the segments that are placeholders
+        self.names = {
+            i: s[1:-1] for i, s in enumerate(self.segments) if s.startswith("{") and s.endswith("}")
+        }
+        self.methods: dict[str, Handler] = {}
+
+    def match(self, segments: list[str]) -> dict[str, str] | None:
+        if len(segments) != len(self.segments):
+            return None
+        params: dict[str, str] = {}
+        for i, (want, got) in enumerate(zip(self.segments, segments, strict=True)):
+            name = self.names.get(i)
+            if name is None:
+                if want != got:
+                    return None
+            elif not got:
+                return None
+            else:
+                params[name] = got
+        return params
+
+
+class Router:
+    """(method, path) -> handler. Static paths are one dict lookup; templates are scanned."""
+
+    def __init__(self) -> None:
+        self._static: dict[str, dict[str, Handler]] = {}
+        self._templates: dict[str, _Template] = {}
+
+    def add(self, method: str, template: str, handler: Handler) -> None:
+        if "{" in template:
+            route = self._templates.get(template)
+            if route is None:
+                route = self._templates[template] = _Template(template)
+            methods = route.methods
+        else:
+            methods = self._static.setdefault(template, {})
+        if method in methods:
+            raise ValueError(f"route {method} {template} is already registered")
+        methods[method] = handler
+
+    def resolve(self, method: str, path: str) -> tuple[Handler, Mapping[str, str]]:
+        """The handler for a request and its path parameters (404 / 405 handlers on a miss)."""
+        methods = self._static.get(path)
+        params = _NO_PARAMS
+        if methods is None:
+            segments = path.split("/")
+            for route in self._templates.values():
+                matched = route.match(segments)
+                if matched is not None:
+                    methods, params = route.methods, matched
+                    break
+            else:
+                return _not_found, _NO_PARAMS
+        handler = methods.get(method)
+        if handler is None:
+            return _MethodNotAllowed(methods), _NO_PARAMS
+        return handler, params

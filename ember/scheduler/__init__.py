@@ -1,0 +1,12 @@
+"""Pools of execution environments per function: cold and warm starts, reuse, reaping.
+
+Owns: which environment serves an invocation, starting one (Init) when none is idle,
+returning it warm afterwards, destroying it after a timeout or crash, and shutting
+down idle ones. Must never import `api`, `control` or `invoke`; it is handed the
+function's configuration.
+"""
+
+from ember.scheduler.pool import Scheduler
+from ember.scheduler.results import InvocationResult, InvokeRequest
+
+__all__ = ["InvocationResult", "InvokeRequest", "Scheduler"]

@@ -1,0 +1,25 @@
+"""What an environment must know of the function version it runs."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class EnvironmentSpec:
+    function_name: str
+    version: str  # "$LATEST" or a published number
+    function_arn: str  # unqualified
+    revision_id: str  # environments built for another revision are retired
+    runtime: str
+    handler: str
+    memory_size: int
+    timeout: int  # seconds
+    environment: Mapping[str, str]
+    code_path: str
+    log_group: str
+
+    @property
+    def pool_key(self) -> str:
+        return f"{self.function_name}:{self.version}"

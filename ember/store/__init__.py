@@ -1,0 +1,11 @@
+"""Durable state: metadata documents in SQLite and content-addressed blobs on disk.
+
+Owns: the SQLite file and the blob folder, atomic writes, translating sqlite3 and
+OSError into `ServiceError` at this seam. Knows nothing of Lambda's model: control
+hands it documents. Must never import any other `ember` package but `errors`.
+"""
+
+from ember.store.blobs import BlobStore
+from ember.store.metadata import MetadataStore
+
+__all__ = ["BlobStore", "MetadataStore"]

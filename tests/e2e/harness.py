@@ -1,0 +1,169 @@
+"""Run a real `ember serve` subprocess on a free port and talk to it as users do."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.request
+import zipfile
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import boto3
+from botocore.config import Config
+
+ROLE = "arn:aws:iam::000000000000:role/lambda-role"
+REPO = Path(__file__).resolve().parents[2]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+@dataclass
+class Server:
+    process: subprocess.Popen[bytes]
+    port: int
+    data_dir: Path
+    log_path: Path
+
+    @property
+    def endpoint(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    def client(self, service: str = "lambda", **config: Any) -> Any:
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+            config=Config(
+                retries={"max_attempts": 1},
+                read_timeout=config.pop("read_timeout", 120),
+                connect_timeout=5,
+                **config,
+            ),
+        )
+
+    def output(self) -> str:
+        return self.log_path.read_text(errors="replace")
+
+
+def wait_ready(port: int, process: subprocess.Popen[bytes], log_path: Path, limit: float = 30) -> None:
+    deadline = time.monotonic() + limit
+    url = f"http://127.0.0.1:{port}/2016-08-19/account-settings"
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"ember serve exited early:\n{log_path.read_text()}")
+        with contextlib.suppress(OSError):
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        time.sleep(0.05)
+    raise RuntimeError(f"ember serve did not start in {limit}s:\n{log_path.read_text()}")
+
+
+@contextlib.contextmanager
+def run_server(data_dir: Path, *args: str, port: int | None = None) -> Iterator[Server]:
+    """`ember serve` on an unused port; SIGTERM and wait on exit."""
+    port = port or free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
+    log_path = data_dir.parent / f"server-{port}.log"
+    with open(log_path, "ab") as log:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "ember", "serve", "--port", str(port),
+             "--data-dir", str(data_dir), *args],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            cwd=REPO,
+        )  # fmt: skip
+    try:
+        wait_ready(port, process, log_path)
+        yield Server(process, port, data_dir, log_path)
+    finally:
+        if process.poll() is None:
+            process.send_signal(signal.SIGTERM)
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def make_zip(files: Mapping[str, str | bytes], modes: Mapping[str, int] | None = None) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for name, content in files.items():
+            info = zipfile.ZipInfo(name)
+            info.external_attr = ((modes or {}).get(name, 0o644) | 0o100000) << 16
+            info.compress_type = zipfile.ZIP_DEFLATED
+            archive.writestr(info, content)
+    return buffer.getvalue()
+
+
+def create_function(
+    client: Any,
+    name: str,
+    code: str | Mapping[str, str | bytes],
+    *,
+    handler: str = "app.handler",
+    runtime: str = "python3.11",
+    wait: bool = True,
+    **kwargs: Any,
+) -> dict[str, Any]:
+    files = {"app.py": code} if isinstance(code, str) else code
+    config: dict[str, Any] = client.create_function(
+        FunctionName=name,
+        Runtime=runtime,
+        Role=ROLE,
+        Handler=handler,
+        Code={"ZipFile": make_zip(files)},
+        **kwargs,
+    )
+    if wait:
+        client.get_waiter("function_active_v2").wait(
+            FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+        )
+    return config
+
+
+def wait_until(predicate: Any, limit: float = 10.0, interval: float = 0.05) -> Any:
+    """Poll `predicate` until it returns something truthy, or fail after `limit` seconds."""
+    deadline = time.monotonic() + limit
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {limit}s")
+        time.sleep(interval)
+
+
+def aws_cli(endpoint: str, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    env = {
+        **os.environ,
+        "AWS_ACCESS_KEY_ID": "test",
+        "AWS_SECRET_ACCESS_KEY": "test",
+        "AWS_DEFAULT_REGION": "us-east-1",
+        "AWS_PAGER": "",
+    }
+    aws = str(Path(sys.executable).parent / "aws")
+    return subprocess.run(
+        [aws, "--endpoint-url", endpoint, *args],
+        capture_output=True,
+        text=True,
+        env=env,
+        check=check,
+        timeout=120,
+    )
