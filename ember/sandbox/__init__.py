@@ -6,6 +6,6 @@ told an argv, an environment and a folder. Must never import any other `ember` p
 but `errors` and `config`.
 """
 
-from ember.sandbox.process import ProcessSandbox, SandboxSpec
+from ember.sandbox.process import LaunchError, ProcessSandbox, SandboxSpec
 
-__all__ = ["ProcessSandbox", "SandboxSpec"]
+__all__ = ["LaunchError", "ProcessSandbox", "SandboxSpec"]

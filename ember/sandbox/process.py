@@ -15,7 +15,9 @@ import signal
 import subprocess
 from collections.abc import Callable, Mapping, Sequence
 
-from ember.errors import ServiceError
+
+class LaunchError(Exception):
+    """The runtime's program could not be started (missing, not executable)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -69,7 +71,7 @@ class ProcessSandbox:
         except OSError as exc:
             os.close(read_fd)
             os.close(write_fd)
-            raise ServiceError(f"cannot start the runtime {spec.argv[0]!r}: {exc}") from exc
+            raise LaunchError(f"cannot start the runtime {spec.argv[0]!r}: {exc}") from exc
         finally:
             with contextlib.suppress(OSError):
                 os.close(write_fd)

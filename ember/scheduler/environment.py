@@ -9,12 +9,13 @@ import datetime
 import math
 import uuid
 from pathlib import Path
+from typing import Any
 
 from ember.clock import Clock
 from ember.config import Settings
 from ember.runtime_api import Invocation, RuntimeEndpoint
 from ember.runtimes import RuntimeSpec
-from ember.sandbox import ProcessSandbox, SandboxSpec
+from ember.sandbox import LaunchError, ProcessSandbox, SandboxSpec
 from ember.sandbox.process import describe_exit
 from ember.scheduler.results import InvocationResult, InvokeRequest
 from ember.scheduler.spec import EnvironmentSpec
@@ -22,6 +23,11 @@ from ember.scheduler.states import EnvState, check_transition
 from ember.telemetry import LogStore, LogStream
 
 TAIL_BYTES = 4096
+
+
+class EnvironmentLostError(Exception):
+    """The environment died before its runtime took the invocation: nothing of the
+    invocation ran, so the scheduler may give it to another environment."""
 
 
 def _iso_now(wall: float) -> str:
@@ -135,19 +141,30 @@ class Environment:
         stream_name = self.log_stream_name
         self._stream = self._logs.open_stream(self.spec.log_group, stream_name)
         address = await self._endpoint.start()
-        self._sandbox = ProcessSandbox.launch(
-            SandboxSpec(
-                argv=self._runtime.argv(self.spec.code_path),
-                env=self._process_env(address, stream_name),
-                cwd=self.spec.code_path,
-                memory_mb=self.spec.memory_size,
+        argv = self._runtime.argv(self.spec.code_path)
+        try:
+            self._sandbox = ProcessSandbox.launch(
+                SandboxSpec(
+                    argv=argv,
+                    env=self._process_env(address, stream_name),
+                    cwd=self.spec.code_path,
+                    memory_mb=self.spec.memory_size,
+                )
             )
-        )
+        except LaunchError as exc:
+            self._log(f"INIT_REPORT Init Duration: 0.00 ms\tPhase: init\tStatus: error\t{exc}")
+            # Lambda's words when a custom runtime has no usable bootstrap.
+            return InvocationResult.platform_error(
+                "Runtime.InvalidEntrypoint",
+                f"RequestId: {uuid.uuid4()} Error: Couldn't find valid bootstrap(s): [{argv[0]}]",
+                init_duration_ms=0.0,
+            )
         self._sandbox.on_output(self._on_output)
         ready = asyncio.ensure_future(self._endpoint.wait_ready())
         exited = self._sandbox.exited()
+        waiters: set[asyncio.Future[Any]] = {ready, exited}
         done, _ = await asyncio.wait(
-            {ready, exited},
+            waiters,
             timeout=self._settings.init_timeout,
             return_when=asyncio.FIRST_COMPLETED,
         )
@@ -204,6 +221,7 @@ class Environment:
         self._log(f"START RequestId: {rid} Version: {spec.version}")
         started = self._clock.monotonic()
         deadline_ms = int(self._clock.wall() * 1000) + spec.timeout * 1000
+        handed_before = self._endpoint.statistics().invocations
         call = asyncio.ensure_future(
             self._endpoint.invoke(
                 Invocation(
@@ -219,8 +237,9 @@ class Environment:
         )
         exited = self._sandbox.exited()
         try:
+            waiters: set[asyncio.Future[Any]] = {call, exited}
             done, _ = await asyncio.wait(
-                {call, exited}, timeout=spec.timeout, return_when=asyncio.FIRST_COMPLETED
+                waiters, timeout=spec.timeout, return_when=asyncio.FIRST_COMPLETED
             )
         finally:
             if not call.done():
@@ -238,6 +257,13 @@ class Environment:
                 error_type=response.error_type,
                 executed_version=spec.version,
             )
+        elif exited in done and self._endpoint.statistics().invocations == handed_before:
+            # It died after its previous response (e.g. awslambdaric exits after a 413),
+            # before taking this invocation.
+            self._flush_output()
+            self._log(f"END RequestId: {rid}")
+            self._tail = None
+            raise EnvironmentLostError(describe_exit(exited.result()))
         elif exited in done:
             self._flush_output()
             reason = describe_exit(exited.result())

@@ -12,7 +12,7 @@ from typing import Any
 from ember.clock import Clock
 from ember.config import Settings
 from ember.runtimes import RuntimeCatalog
-from ember.scheduler.environment import Environment
+from ember.scheduler.environment import Environment, EnvironmentLostError
 from ember.scheduler.results import InvocationResult, InvokeRequest
 from ember.scheduler.spec import EnvironmentSpec
 from ember.scheduler.states import EnvState
@@ -113,43 +113,67 @@ class Scheduler:
         if pool is None:
             pool = self._pools[spec.pool_key] = Pool()
         self._current_revision[spec.pool_key] = spec.revision_id
-        env = None
+        # An idle environment may die between invocations; then the invocation, which
+        # never reached it, goes to another one (at most a few times).
+        for _ in range(3):
+            env = self._take_idle(pool, spec)
+            if env is None:
+                return await self._invoke_cold(pool, spec, request)
+            self._warm += 1
+            try:
+                return await self._run(pool, env, request)
+            except EnvironmentLostError:
+                continue
+        return await self._invoke_cold(pool, spec, request)
+
+    def _take_idle(self, pool: Pool, spec: EnvironmentSpec) -> Environment | None:
         while pool.idle:
             candidate = pool.idle.pop()
             if candidate.spec.revision_id == spec.revision_id and candidate.alive:
-                env = candidate
-                break
+                pool.busy.add(candidate)
+                return candidate
             self._retire(candidate)
-        if env is None:
-            runtime = self._catalog.get(spec.runtime)
-            if runtime is None:
-                return InvocationResult.platform_error(
-                    "Runtime.InvalidRuntime", f"Runtime {spec.runtime} is not available here"
-                )
-            env = Environment(spec, runtime, self._settings, self._logs, self._clock, self._bin_dir)
-            pool.busy.add(env)
-            self._cold += 1
-            try:
-                failure = await env.start()
-            except BaseException:
-                pool.busy.discard(env)
-                self._retire(env)
-                raise
-            if failure is not None:
-                pool.busy.discard(env)
-                self._retire(env)
-                return failure
-        else:
-            pool.busy.add(env)
-            self._warm += 1
+        return None
+
+    async def _invoke_cold(
+        self, pool: Pool, spec: EnvironmentSpec, request: InvokeRequest
+    ) -> InvocationResult:
+        runtime = self._catalog.get(spec.runtime)
+        if runtime is None:
+            return InvocationResult.platform_error(
+                "Runtime.InvalidRuntime", f"Runtime {spec.runtime} is not available here"
+            )
+        env = Environment(spec, runtime, self._settings, self._logs, self._clock, self._bin_dir)
+        pool.busy.add(env)
+        self._cold += 1
+        try:
+            failure = await env.start()
+        except BaseException:
+            pool.busy.discard(env)
+            self._retire(env)
+            raise
+        if failure is not None:
+            pool.busy.discard(env)
+            self._retire(env)
+            return failure
+        try:
+            return await self._run(pool, env, request)
+        except EnvironmentLostError as lost:
+            # Died between Init and taking its first invocation: report it as Lambda would.
+            return InvocationResult.platform_error(
+                "Runtime.ExitError", f"RequestId: {request.request_id} Error: {lost}"
+            )
+
+    async def _run(self, pool: Pool, env: Environment, request: InvokeRequest) -> InvocationResult:
+        """One invocation on a busy environment; then back to the pool or retired."""
         try:
             result = await env.invoke(request)
         except BaseException:
             pool.busy.discard(env)
-            self._retire(env)  # cancelled mid-invoke: its state is unknown
+            self._retire(env)  # lost, or cancelled mid-invoke: its state is unknown
             raise
         pool.busy.discard(env)
-        current = self._current_revision.get(spec.pool_key) == env.spec.revision_id
+        current = self._current_revision.get(env.spec.pool_key) == env.spec.revision_id
         if env.state is EnvState.IDLE and env.alive and current:
             pool.idle.append(env)
         else:

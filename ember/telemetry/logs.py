@@ -160,4 +160,6 @@ class LogStore:
                 record = orjson.loads(line)
             except orjson.JSONDecodeError:
                 continue  # a line cut short by a crash
-            yield LogEvent(record["t"], record["m"], info.name, record["t"], f"{info.name}#{number}")
+            yield LogEvent(
+                record["t"], record["m"], info.name, record["t"], f"{info.name}#{number}"
+            )

@@ -61,15 +61,16 @@ class Server:
         return self.log_path.read_text(errors="replace")
 
 
-def wait_ready(port: int, process: subprocess.Popen[bytes], log_path: Path, limit: float = 30) -> None:
+def wait_ready(
+    port: int, process: subprocess.Popen[bytes], log_path: Path, limit: float = 30
+) -> None:
     deadline = time.monotonic() + limit
     url = f"http://127.0.0.1:{port}/2016-08-19/account-settings"
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"ember serve exited early:\n{log_path.read_text()}")
-        with contextlib.suppress(OSError):
-            with urllib.request.urlopen(url, timeout=1):
-                return
+        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1):
+            return
         time.sleep(0.05)
     raise RuntimeError(f"ember serve did not start in {limit}s:\n{log_path.read_text()}")
 
@@ -167,3 +168,23 @@ def aws_cli(endpoint: str, *args: str, check: bool = True) -> subprocess.Complet
         check=check,
         timeout=120,
     )
+
+
+def raw_request(
+    endpoint: str,
+    method: str,
+    path: str,
+    body: bytes | None = None,
+    headers: Mapping[str, str] | None = None,
+) -> tuple[int, dict[str, str], bytes]:
+    """One plain HTTP request (for what boto3 would refuse to send); always closed."""
+    import http.client
+
+    host, port = endpoint.removeprefix("http://").split(":")
+    conn = http.client.HTTPConnection(host, int(port), timeout=60)
+    try:
+        conn.request(method, path, body=body, headers=dict(headers or {}))
+        resp = conn.getresponse()
+        return resp.status, {k.lower(): v for k, v in resp.getheaders()}, resp.read()
+    finally:
+        conn.close()

@@ -1,44 +1,204 @@
-"""RuntimeEndpoint over real sockets: the Runtime API's lifecycle as a runtime drives it."""
+"""RuntimeEndpoint over real sockets, driven the way a runtime drives it.
+
+Every scenario runs on the default asyncio loop and on uvloop (what `ember serve` uses).
+The runtime side is a raw HTTP/1.1 client on asyncio streams, or http.client in a thread.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import http.client
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
+from dataclasses import dataclass, replace
 
 import pytest
-from runtime_api_client import (
-    ACCEPTED,
-    ARN,
-    INIT_ERROR,
-    INVALID_REQUEST_ID,
-    NEXT,
-    RuntimeClient,
-    error_path,
-    forbidden,
-    invocation,
-    park,
-    response_path,
-    serving,
-)
+import uvloop
 
 from ember.runtime_api import (
     EndpointBusyError,
     EndpointClosedError,
     InitError,
     InitFailedError,
+    Invocation,
     RuntimeEndpoint,
     RuntimeResponse,
     RuntimeState,
 )
 
-Run = Callable[[Callable[[], Awaitable[None]]], None]
+NEXT = "/2018-06-01/runtime/invocation/next"
+INIT_ERROR = "/2018-06-01/runtime/init/error"
+ACCEPTED = b'{"status":"OK"}\n'
+INVALID_REQUEST_ID = b'{"errorMessage":"Invalid request ID","errorType":"InvalidRequestID"}\n'
+ARN = "arn:aws:lambda:us-east-1:000000000000:function:hello"
+TRACE_ROOT = "Root=1-5bef4de7-ad49b0e87f6ef6c87fc2e700;Parent=9a9197af755a6419"
+
+
+def response_path(request_id: str) -> str:
+    return f"/2018-06-01/runtime/invocation/{request_id}/response"
+
+
+def error_path(request_id: str) -> str:
+    return f"/2018-06-01/runtime/invocation/{request_id}/error"
+
+
+def forbidden(state: str, event: str) -> bytes:
+    message = (
+        f"State transition from {state} to {event} failed for runtime. "
+        "Error: State transition is not allowed"
+    )
+    return (
+        json.dumps(
+            {"errorMessage": message, "errorType": "InvalidStateTransition"}, separators=(",", ":")
+        ).encode()
+        + b"\n"
+    )
+
+
+def invocation(n: int = 1, **changes: object) -> Invocation:
+    base = Invocation(
+        request_id=f"8476a536-e9f4-11e8-9739-{n:012d}",
+        payload=b'{"n": %d}' % n,
+        deadline_ms=1_700_000_003_000 + n,
+        invoked_function_arn=ARN,
+        trace_id=TRACE_ROOT + f";Sampled={n % 2}",
+    )
+    return replace(base, **changes)  # type: ignore[arg-type]
+
+
+# -- the harness ---------------------------------------------------------------------
+
+LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
+    "asyncio": asyncio.new_event_loop,
+    "uvloop": uvloop.new_event_loop,
+}
+Scenario = Callable[[], Awaitable[None]]
+
+
+@pytest.fixture(params=sorted(LOOPS))
+def run(request: pytest.FixtureRequest) -> Callable[[Scenario], None]:
+    """Run one async scenario on a fresh loop, failing it after 10 s rather than hanging."""
+    factory = LOOPS[request.param]
+
+    def run(scenario: Scenario) -> None:
+        async def bounded() -> None:
+            async with asyncio.timeout(10):
+                await scenario()
+
+        with asyncio.Runner(loop_factory=factory) as runner:
+            runner.run(bounded())
+
+    return run
+
+
+@contextlib.asynccontextmanager
+async def serving(**kwargs: int) -> AsyncIterator[tuple[RuntimeEndpoint, str]]:
+    endpoint = RuntimeEndpoint(**kwargs)
+    address = await endpoint.start()
+    try:
+        yield endpoint, address
+    finally:
+        await endpoint.close()
+
+
+async def eventually(condition: Callable[[], bool]) -> None:
+    """Poll `condition` until it holds; fail after 2 s."""
+    async with asyncio.timeout(2):
+        # Polling with a deadline on purpose: the conditions are statistics, not events.
+        while not condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.001)
+
+
+@dataclass
+class Response:
+    status: int
+    headers: dict[str, str]  # lower-case names
+    body: bytes
+
+
+class RuntimeClient:
+    """One keep-alive connection of a runtime: raw HTTP/1.1 over asyncio streams."""
+
+    def __init__(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        self.reader = reader
+        self.writer = writer
+
+    @classmethod
+    @contextlib.asynccontextmanager
+    async def connect(cls, address: str) -> AsyncIterator[RuntimeClient]:
+        host, port = address.rsplit(":", 1)
+        reader, writer = await asyncio.open_connection(host, int(port))
+        client = cls(reader, writer)
+        try:
+            yield client
+        finally:
+            await client.close()
+
+    async def close(self) -> None:
+        if not self.writer.is_closing():
+            self.writer.close()
+        with contextlib.suppress(ConnectionError):
+            await self.writer.wait_closed()
+
+    def send(
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> None:
+        self.writer.write(render_request(method, path, body, headers))
+
+    async def receive(self) -> Response:
+        head = await self.reader.readuntil(b"\r\n\r\n")
+        status_line, *lines = head.decode("latin-1").split("\r\n")[:-2]
+        headers = {}
+        for line in lines:
+            name, _, value = line.partition(":")
+            headers[name.strip().lower()] = value.strip()
+        body = await self.reader.readexactly(int(headers.get("content-length", "0")))
+        return Response(int(status_line.split()[1]), headers, body)
+
+    async def request(
+        self,
+        method: str,
+        path: str,
+        body: bytes = b"",
+        headers: Iterable[tuple[str, str]] = (),
+    ) -> Response:
+        self.send(method, path, body, headers)
+        return await self.receive()
+
+    async def at_eof(self) -> bool:
+        """Whether the server closed this connection (without sending anything more)."""
+        try:
+            return await self.reader.read(1) == b""
+        except ConnectionError:
+            return True
+
+
+def render_request(
+    method: str, path: str, body: bytes = b"", headers: Iterable[tuple[str, str]] = ()
+) -> bytes:
+    lines = [f"{method} {path} HTTP/1.1", "Host: 127.0.0.1", *(f"{n}: {v}" for n, v in headers)]
+    if not any(n.lower() == "transfer-encoding" for n, _ in headers):
+        lines.append(f"Content-Length: {len(body)}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode() + body
+
+
+async def park(endpoint: RuntimeEndpoint, client: RuntimeClient) -> None:
+    """Send GET /next and wait until the endpoint holds it."""
+    parked = endpoint.statistics().polls_dropped
+    client.send("GET", NEXT)
+    await eventually(lambda: endpoint.statistics().parked)
+    assert endpoint.statistics().polls_dropped == parked
 
 
 # -- the happy path --------------------------------------------------------------------
 
 
-def test_ready_invoke_response(run: Run) -> None:
+def test_ready_invoke_response(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         async with serving() as (endpoint, address), RuntimeClient.connect(address) as client:
             assert endpoint.statistics().state is RuntimeState.STARTING
@@ -76,7 +236,7 @@ def test_ready_invoke_response(run: Run) -> None:
     run(scenario)
 
 
-def test_optional_context_headers_are_sent_only_when_set(run: Run) -> None:
+def test_optional_context_headers_are_sent_only_when_set(run: Callable[[Scenario], None]) -> None:
     client_context = '{"client": {"installation_id": "abc"},\n "custom": {"k": "v"}}'
     cognito = '{"cognitoIdentityId": "id-1", "cognitoIdentityPoolId": "pool-1"}'
 
@@ -101,7 +261,7 @@ def test_optional_context_headers_are_sent_only_when_set(run: Run) -> None:
     run(scenario)
 
 
-def test_invocation_header_with_a_line_break_is_refused(run: Run) -> None:
+def test_invocation_header_with_a_line_break_is_refused(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         async with serving() as (endpoint, _):
             with pytest.raises(ValueError, match="line break"):
@@ -111,7 +271,7 @@ def test_invocation_header_with_a_line_break_is_refused(run: Run) -> None:
     run(scenario)
 
 
-def test_invoke_before_init_is_delivered_to_the_first_poll(run: Run) -> None:
+def test_invoke_before_init_is_delivered_to_the_first_poll(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         async with serving() as (endpoint, address), RuntimeClient.connect(address) as client:
             async with asyncio.TaskGroup() as tg:
@@ -138,7 +298,9 @@ def test_invoke_before_init_is_delivered_to_the_first_poll(run: Run) -> None:
     ],
     ids=["with-header", "without-header"],
 )
-def test_invocation_error(run: Run, headers: tuple[tuple[str, str], ...], error_type: str) -> None:
+def test_invocation_error(
+    run: Callable[[Scenario], None], headers: tuple[tuple[str, str], ...], error_type: str
+) -> None:
     body = b'{"errorMessage": "boom", "errorType": "ValueError", "stackTrace": []}'
 
     async def scenario() -> None:
@@ -175,7 +337,7 @@ def test_invocation_error(run: Run, headers: tuple[tuple[str, str], ...], error_
     ids=["header", "body-error-type", "neither"],
 )
 def test_init_error(
-    run: Run,
+    run: Callable[[Scenario], None],
     headers: tuple[tuple[str, str], ...],
     body: bytes,
     error_type: str,
@@ -198,7 +360,7 @@ def test_init_error(
     run(scenario)
 
 
-def test_init_error_fails_an_invoke_waiting_for_init(run: Run) -> None:
+def test_init_error_fails_an_invoke_waiting_for_init(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         async with serving() as (endpoint, address), RuntimeClient.connect(address) as client:
 
@@ -218,7 +380,7 @@ def test_init_error_fails_an_invoke_waiting_for_init(run: Run) -> None:
 # -- what the runtime may not do --------------------------------------------------------
 
 
-def test_init_error_after_ready_is_an_illegal_transition(run: Run) -> None:
+def test_init_error_after_ready_is_an_illegal_transition(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         async with (
             serving() as (endpoint, address),
@@ -236,7 +398,7 @@ def test_init_error_after_ready_is_an_illegal_transition(run: Run) -> None:
     run(scenario)
 
 
-def test_duplicate_response_is_an_illegal_transition(run: Run) -> None:
+def test_duplicate_response_is_an_illegal_transition(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         async with serving() as (endpoint, address), RuntimeClient.connect(address) as client:
             request_id = invocation(7).request_id
@@ -257,7 +419,7 @@ def test_duplicate_response_is_an_illegal_transition(run: Run) -> None:
 
 
 def test_second_poll_while_invoking_is_an_illegal_transition(
-    run: Run,
+    run: Callable[[Scenario], None],
 ) -> None:
     async def scenario() -> None:
         async with (
@@ -278,7 +440,7 @@ def test_second_poll_while_invoking_is_an_illegal_transition(
     run(scenario)
 
 
-def test_unknown_and_stale_request_ids_are_invalid(run: Run) -> None:
+def test_unknown_and_stale_request_ids_are_invalid(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         async with serving() as (endpoint, address), RuntimeClient.connect(address) as client:
             before_any = await client.request("POST", response_path("nobody"), b"x")
@@ -308,7 +470,7 @@ def test_unknown_and_stale_request_ids_are_invalid(run: Run) -> None:
 
 @pytest.mark.parametrize("path", [response_path, error_path], ids=["response", "error"])
 def test_oversize_body_gets_413_and_fails_the_invocation(
-    run: Run, path: Callable[[str], str]
+    run: Callable[[Scenario], None], path: Callable[[str], str]
 ) -> None:
     async def scenario() -> None:
         async with (
@@ -345,7 +507,7 @@ def test_oversize_body_gets_413_and_fails_the_invocation(
 
 
 def test_default_limit_is_aws_payload_limit_with_its_exact_text(
-    run: Run,
+    run: Callable[[Scenario], None],
 ) -> None:
     aws_limit = 6 * 1024 * 1024 + 100
 
@@ -377,7 +539,7 @@ def test_default_limit_is_aws_payload_limit_with_its_exact_text(
 # -- the platform gives up ---------------------------------------------------------------
 
 
-def test_cancelled_invoke_then_late_response(run: Run) -> None:
+def test_cancelled_invoke_then_late_response(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         async with serving() as (endpoint, address), RuntimeClient.connect(address) as client:
             await park(endpoint, client)
@@ -398,7 +560,7 @@ def test_cancelled_invoke_then_late_response(run: Run) -> None:
     run(scenario)
 
 
-def test_invoke_cancelled_before_delivery_is_withdrawn(run: Run) -> None:
+def test_invoke_cancelled_before_delivery_is_withdrawn(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         async with serving() as (endpoint, address), RuntimeClient.connect(address) as client:
             with pytest.raises(TimeoutError):
@@ -418,7 +580,7 @@ def test_invoke_cancelled_before_delivery_is_withdrawn(run: Run) -> None:
     run(scenario)
 
 
-def test_one_invocation_at_a_time(run: Run) -> None:
+def test_one_invocation_at_a_time(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         async with serving() as (endpoint, address), RuntimeClient.connect(address) as client:
             async with asyncio.TaskGroup() as tg:
@@ -436,7 +598,7 @@ def test_one_invocation_at_a_time(run: Run) -> None:
 # -- closing -------------------------------------------------------------------------------
 
 
-def test_close_fails_waiters_and_drops_connections(run: Run) -> None:
+def test_close_fails_waiters_and_drops_connections(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         endpoint = RuntimeEndpoint()
         address = await endpoint.start()
@@ -462,7 +624,7 @@ def test_close_fails_waiters_and_drops_connections(run: Run) -> None:
     run(scenario)
 
 
-def test_close_drops_a_parked_poll(run: Run) -> None:
+def test_close_drops_a_parked_poll(run: Callable[[Scenario], None]) -> None:
     async def scenario() -> None:
         async with serving() as (endpoint, address), RuntimeClient.connect(address) as client:
             await park(endpoint, client)
@@ -471,5 +633,221 @@ def test_close_drops_a_parked_poll(run: Run) -> None:
             assert endpoint.statistics().open_connections == 0
             with pytest.raises(EndpointClosedError):
                 await endpoint.invoke(invocation(29))
+
+    run(scenario)
+
+
+# -- connections ---------------------------------------------------------------------------
+
+
+def test_keep_alive_connection_serves_many_invokes(run: Callable[[Scenario], None]) -> None:
+    async def scenario() -> None:
+        async with serving() as (endpoint, address), RuntimeClient.connect(address) as client:
+            for n in range(200):
+                async with asyncio.TaskGroup() as tg:
+                    invoked = tg.create_task(endpoint.invoke(invocation(n)))
+                    delivered = await client.request("GET", NEXT)
+                    request_id = delivered.headers["lambda-runtime-aws-request-id"]
+                    await client.request("POST", response_path(request_id), delivered.body)
+                assert invoked.result() == RuntimeResponse(request_id, b'{"n": %d}' % n, None)
+            stats = endpoint.statistics()
+            assert (stats.connections_accepted, stats.open_connections) == (1, 1)
+            assert (stats.requests_served, stats.invocations) == (400, 200)
+
+    run(scenario)
+
+
+def http_client_runtime(address: str, count: int) -> list[str]:
+    """A runtime loop on http.client's single keep-alive connection, as a thread runs it."""
+    connection = http.client.HTTPConnection(address, timeout=5)
+    seen = []
+    try:
+        for _ in range(count):
+            connection.request("GET", NEXT)
+            delivered = connection.getresponse()
+            event = delivered.read()
+            request_id = delivered.headers["Lambda-Runtime-Aws-Request-Id"]
+            seen.append(request_id)
+            connection.request("POST", response_path(request_id), event.upper())
+            answered = connection.getresponse()
+            assert (answered.status, answered.read()) == (202, ACCEPTED)
+    finally:
+        connection.close()
+    return seen
+
+
+def test_http_client_runtime_in_a_thread(run: Callable[[Scenario], None]) -> None:
+    async def scenario() -> None:
+        async with serving() as (endpoint, address):
+            async with asyncio.TaskGroup() as tg:
+                runtime = tg.create_task(asyncio.to_thread(http_client_runtime, address, 20))
+                results = [await endpoint.invoke(invocation(n)) for n in range(20)]
+            assert runtime.result() == [invocation(n).request_id for n in range(20)]
+            assert [r.body for r in results] == [b'{"N": %d}' % n for n in range(20)]
+            assert endpoint.statistics().connections_accepted == 1
+
+    run(scenario)
+
+
+def test_parked_poll_whose_client_disconnects(run: Callable[[Scenario], None]) -> None:
+    async def scenario() -> None:
+        async with serving() as (endpoint, address):
+            async with RuntimeClient.connect(address) as gone:
+                await park(endpoint, gone)
+            await eventually(lambda: endpoint.statistics().polls_dropped == 1)
+            assert not endpoint.statistics().parked
+            assert endpoint.state is RuntimeState.IDLE
+            async with RuntimeClient.connect(address) as client, asyncio.TaskGroup() as tg:
+                invoked = tg.create_task(endpoint.invoke(invocation(21)))
+                await asyncio.sleep(0.01)  # nobody to hand it to: it waits
+                assert endpoint.state is RuntimeState.IDLE
+                delivered = await client.request("GET", NEXT)
+                await client.request("POST", response_path(invocation(21).request_id), b"ok")
+            assert delivered.headers["lambda-runtime-aws-request-id"] == invocation(21).request_id
+            assert invoked.result().body == b"ok"
+
+    run(scenario)
+
+
+def test_a_newer_poll_supersedes_a_parked_one(run: Callable[[Scenario], None]) -> None:
+    async def scenario() -> None:
+        async with (
+            serving() as (endpoint, address),
+            RuntimeClient.connect(address) as old,
+            RuntimeClient.connect(address) as new,
+        ):
+            await park(endpoint, old)
+            new.send("GET", NEXT)
+            assert await old.at_eof()
+            async with asyncio.TaskGroup() as tg:
+                invoked = tg.create_task(endpoint.invoke(invocation(22)))
+                delivered = await new.receive()
+                await new.request("POST", response_path(invocation(22).request_id), b"ok")
+            assert delivered.headers["lambda-runtime-aws-request-id"] == invocation(22).request_id
+            assert invoked.result().body == b"ok"
+
+    run(scenario)
+
+
+def test_connection_close_is_honoured(run: Callable[[Scenario], None]) -> None:
+    async def scenario() -> None:
+        async with serving() as (endpoint, address), asyncio.TaskGroup() as tg:
+            invoked = tg.create_task(endpoint.invoke(invocation(23)))
+            async with RuntimeClient.connect(address) as client:
+                delivered = await client.request("GET", NEXT, headers=[("Connection", "close")])
+                assert delivered.headers["connection"] == "close"
+                assert await client.at_eof()
+            # Like curl in a shell bootstrap: a new connection for each request.
+            async with RuntimeClient.connect(address) as client:
+                answer = await client.request(
+                    "POST",
+                    response_path(invocation(23).request_id),
+                    b"ok",
+                    headers=[("Connection", "close")],
+                )
+                assert (answer.status, answer.headers["connection"]) == (202, "close")
+                assert await client.at_eof()
+            assert (await invoked).body == b"ok"
+            await eventually(lambda: endpoint.statistics().open_connections == 0)
+
+    run(scenario)
+
+
+def test_chunked_response_body(run: Callable[[Scenario], None]) -> None:
+    async def scenario() -> None:
+        async with serving() as (endpoint, address), RuntimeClient.connect(address) as client:
+            async with asyncio.TaskGroup() as tg:
+                invoked = tg.create_task(endpoint.invoke(invocation(24)))
+                await client.request("GET", NEXT)
+                client.writer.write(
+                    render_request(
+                        "POST",
+                        response_path(invocation(24).request_id),
+                        headers=[("Transfer-Encoding", "chunked")],
+                    )
+                    + b"5\r\nhello\r\n"
+                )
+                await asyncio.sleep(0.01)  # the rest comes in a later segment
+                client.writer.write(b"6\r\n world\r\n0\r\n\r\n")
+                answer = await client.receive()
+            assert answer.status == 202
+            assert invoked.result().body == b"hello world"
+
+    run(scenario)
+
+
+def test_expect_100_continue(run: Callable[[Scenario], None]) -> None:
+    async def scenario() -> None:
+        async with serving() as (endpoint, address), RuntimeClient.connect(address) as client:
+            async with asyncio.TaskGroup() as tg:
+                invoked = tg.create_task(endpoint.invoke(invocation(25)))
+                await client.request("GET", NEXT)
+                request = render_request(
+                    "POST",
+                    response_path(invocation(25).request_id),
+                    b"x" * 2000,
+                    headers=[("Expect", "100-continue")],
+                )
+                head, _, body = request.partition(b"\r\n\r\n")
+                client.writer.write(head + b"\r\n\r\n")
+                interim = await client.reader.readuntil(b"\r\n\r\n")
+                client.writer.write(body)
+                answer = await client.receive()
+            assert interim == b"HTTP/1.1 100 Continue\r\n\r\n"
+            assert answer.status == 202
+            assert invoked.result().body == b"x" * 2000
+
+    run(scenario)
+
+
+def test_pipelined_requests_are_answered_in_order(run: Callable[[Scenario], None]) -> None:
+    async def scenario() -> None:
+        async with serving() as (endpoint, address), RuntimeClient.connect(address) as client:
+            async with asyncio.TaskGroup() as tg:
+                first = tg.create_task(endpoint.invoke(invocation(26)))
+                await client.request("GET", NEXT)
+                # The response and the next poll in one segment: the poll parks behind it.
+                client.writer.write(
+                    render_request("POST", response_path(invocation(26).request_id), b"one")
+                    + render_request("GET", NEXT)
+                )
+                answer = await client.receive()
+                assert (answer.status, answer.body) == (202, ACCEPTED)
+                await eventually(lambda: endpoint.statistics().parked)
+                second = tg.create_task(endpoint.invoke(invocation(27)))
+                delivered = await client.receive()
+                await client.request("POST", response_path(invocation(27).request_id), b"two")
+            assert delivered.headers["lambda-runtime-aws-request-id"] == invocation(27).request_id
+            assert (first.result().body, second.result().body) == (b"one", b"two")
+
+    run(scenario)
+
+
+# -- what is not the Runtime API -----------------------------------------------------
+
+
+def test_unknown_path_and_wrong_method(run: Callable[[Scenario], None]) -> None:
+    async def scenario() -> None:
+        async with serving() as (endpoint, address), RuntimeClient.connect(address) as client:
+            missing = await client.request("GET", "/2018-06-01/runtime/invocation/next/more")
+            assert (missing.status, missing.body) == (404, b"404 page not found\n")
+            empty_id = await client.request("POST", response_path(""), b"x")
+            assert empty_id.status == 404
+            wrong = await client.request("POST", NEXT, b"")
+            assert (wrong.status, wrong.headers["allow"]) == (405, "GET")
+            with_query = await client.request("POST", INIT_ERROR + "?x=1", b"{}")
+            assert with_query.status == 202
+            assert endpoint.state is RuntimeState.INIT_FAILED
+
+    run(scenario)
+
+
+def test_malformed_request_gets_400_and_close(run: Callable[[Scenario], None]) -> None:
+    async def scenario() -> None:
+        async with serving() as (_, address), RuntimeClient.connect(address) as client:
+            client.writer.write(b"NOT HTTP AT ALL\r\n\r\n")
+            answer = await client.receive()
+            assert (answer.status, answer.headers["connection"]) == (400, "close")
+            assert await client.at_eof()
 
     run(scenario)

@@ -822,10 +822,11 @@ def test_logging_is_configured_even_when_imported_late(runtime: Harness) -> None
 # --- sys.path --------------------------------------------------------------------------------
 
 SYS_PATH_HANDLER = """\
-    import importlib.machinery, sys
+    import importlib.machinery, os, sys
     def handler(event, context):
         return {
             "path": sys.path,
+            "PYTHONPATH": os.environ.get("PYTHONPATH"),
             # From sys.path, that is: the runtime's modules are in sys.modules.
             "runtime_importable": any(
                 importlib.machinery.PathFinder.find_spec(m) is not None
@@ -836,7 +837,7 @@ SYS_PATH_HANDLER = """\
 
 
 def test_sys_path_puts_the_task_root_then_layers_first(runtime: Harness, python: str) -> None:
-    run = runtime.run({"app.py": SYS_PATH_HANDLER})
+    run = runtime.run({"app.py": SYS_PATH_HANDLER}, env={"LAMBDA_RUNTIME_DIR": "/var/runtime"})
     result = run.posts[0].json()
     assert isinstance(result, dict)
     version = re.search(r"python(3\.\d+)$", python)
@@ -848,6 +849,7 @@ def test_sys_path_puts_the_task_root_then_layers_first(runtime: Harness, python:
     ]
     assert str(BOOTSTRAP.parent) not in result["path"]
     assert result["runtime_importable"] is False
+    assert result["PYTHONPATH"] == "/var/runtime"  # for child Pythons, as Lambda sets it
 
 
 def test_pythonpath_replaces_the_layer_folders(runtime: Harness, tmp_path: Path) -> None:
@@ -857,12 +859,14 @@ def test_pythonpath_replaces_the_layer_folders(runtime: Harness, tmp_path: Path)
     source = SYS_PATH_HANDLER.replace(
         '"path": sys.path,', '"path": sys.path, "v": __import__("helper").VALUE,'
     )
-    run = runtime.run({"app.py": source}, env={"PYTHONPATH": str(extra)})
+    env = {"PYTHONPATH": str(extra), "LAMBDA_RUNTIME_DIR": "/var/runtime"}
+    run = runtime.run({"app.py": source}, env=env)
     result = run.posts[0].json()
     assert isinstance(result, dict)
     assert result["path"][:2] == [str(runtime.task_root), str(extra)]
     assert not any(p.startswith("/opt/python") for p in result["path"])
     assert result["v"] == "from PYTHONPATH"
+    assert result["PYTHONPATH"] == str(extra)
 
 
 def test_pth_files_in_the_task_root_are_processed(runtime: Harness, tmp_path: Path) -> None:

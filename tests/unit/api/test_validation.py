@@ -42,7 +42,9 @@ def test_missing_required_members_are_counted() -> None:
 
 
 def test_query_values_are_converted_and_checked() -> None:
-    values = parse_input("ListFunctions", {}, {"MaxItems": "0", "FunctionVersion": "invalid"}, {}, None)
+    values = parse_input(
+        "ListFunctions", {}, {"MaxItems": "0", "FunctionVersion": "invalid"}, {}, None
+    )
     assert values["MaxItems"] == 0
     with pytest.raises(ValidationError) as info:
         validate("ListFunctions", values)
@@ -54,6 +56,4 @@ def test_query_values_are_converted_and_checked() -> None:
 
 def test_wrong_json_type_is_reported() -> None:
     with pytest.raises(ValidationError, match="memorySize"):
-        validate(
-            "UpdateFunctionConfiguration", {"FunctionName": "f", "MemorySize": "lots"}
-        )
+        validate("UpdateFunctionConfiguration", {"FunctionName": "f", "MemorySize": "lots"})

@@ -10,7 +10,7 @@ def catalog() -> RuntimeCatalog:
 
 
 def test_deprecated_runtime_uses_aws_message() -> None:
-    with pytest.raises(InvalidParameterValueError, match="python3.7 is no longer supported"):
+    with pytest.raises(InvalidParameterValueError, match=r"python3\.7 is no longer supported"):
         rules.check_runtime("python3.7", catalog())
 
 
@@ -31,7 +31,9 @@ def test_missing_interpreter_names_what_is_installed() -> None:
 
 
 def test_reserved_environment_keys_are_refused() -> None:
-    with pytest.raises(InvalidParameterValueError, match="Reserved keys used in this request: AWS_REGION"):
+    with pytest.raises(
+        InvalidParameterValueError, match="Reserved keys used in this request: AWS_REGION"
+    ):
         rules.check_environment({"AWS_REGION": "x", "OK": "y"})
     rules.check_environment({"TZ": "Europe/Paris"})  # not reserved on Lambda
 
