@@ -21,8 +21,18 @@ class Settings:
     account_id: str = "000000000000"
     # Extra interpreters for runtimes, e.g. {"python3.12": "/opt/py312/bin/python3.12"}.
     interpreters: tuple[tuple[str, str], ...] = ()
+    # The account's concurrency limit (Lambda's default quota: 1,000).
+    concurrency_limit: int = 1000
+    # New environments one function may add per `scale_window` seconds (Lambda: 1,000/10 s).
+    scale_limit: int = 1000
+    scale_window: float = 10.0
     # Folders of function folders (each with a function.json) deployed at start-up.
     deploy_dirs: tuple[Path, ...] = ()
+    # Multiplies every asynchronous-invocation delay (retry waits, backoff, maximum event
+    # age); tests run Lambda's minutes-long schedule at e.g. 0.01.
+    async_delay_scale: float = 1.0
+    # Asynchronous events invoked at once, across functions (the dispatcher's bound).
+    async_concurrency: int = 32
 
     @property
     def code_dir(self) -> Path:
@@ -39,6 +49,10 @@ class Settings:
     @property
     def db_path(self) -> Path:
         return self.data_dir / "ember.db"
+
+    @property
+    def queue_path(self) -> Path:
+        return self.data_dir / "queue.db"
 
     @property
     def public_url(self) -> str:

@@ -1,7 +1,8 @@
 """The composition root: builds every component, wires them, runs them, stops them.
 
 Reads top to bottom as the lifecycle: startup() -> main loop (the HTTP server) ->
-shutdown() (stop intake, shut environments down, cancel the background loops).
+shutdown() (stop intake, stop dispatching asynchronous events, shut environments down,
+cancel the background loops).
 """
 
 from __future__ import annotations
@@ -18,11 +19,15 @@ from ember.clock import SystemClock
 from ember.config import Settings
 from ember.control import FunctionService
 from ember.control.bundles import deploy_folder
+from ember.control.event_invoke import EventInvokeConfigs
 from ember.invoke import Invoker
+from ember.invoke.committer import GroupCommitter
+from ember.invoke.dispatcher import Dispatcher
+from ember.invoke.intake import EventIntake
 from ember.runtimes import RuntimeCatalog
 from ember.scheduler import Scheduler
-from ember.store import BlobStore, MetadataStore
-from ember.telemetry import LogStore
+from ember.store import BlobStore, EventQueue, MetadataStore
+from ember.telemetry import LogStore, Metrics
 
 log = logging.getLogger("ember.server")
 
@@ -39,10 +44,31 @@ class EmberServer:
         self.functions = FunctionService(settings, self.metadata, blobs, self.catalog, clock)
         self.scheduler = Scheduler(settings, self.catalog, self.logs, clock)
         self.invoker = Invoker(settings, self.functions, self.scheduler, clock)
-        self.app = EmberApp(settings, self.functions, self.invoker, self.logs)
+        # Asynchronous invocation: durable queue -> group commits -> dispatcher -> invoker.
+        self.queue = EventQueue(settings.queue_path)
+        recovered = self.queue.recover()
+        if recovered:
+            log.warning(
+                "%d asynchronous events were in flight at the last stop: rerunning", recovered
+            )
+        self.metrics = Metrics()
+        self.committer = GroupCommitter(self.queue)
+        self.event_configs = EventInvokeConfigs(settings, self.metadata, self.functions, clock)
+        self.dispatcher = Dispatcher(
+            settings, self.committer, self.invoker, self.functions, self.event_configs,
+            self.metrics, clock,
+        )  # fmt: skip
+        intake = EventIntake(
+            self.functions, self.committer, self.metrics, clock, self.dispatcher.wake
+        )
+        self.app = EmberApp(
+            settings, self.functions, self.invoker, self.logs, intake=intake,
+            event_configs=self.event_configs, dispatcher=self.dispatcher, metrics=self.metrics,
+        )  # fmt: skip
 
     async def serve(self) -> None:
         await self.functions.load()
+        await self.event_configs.load()
         config = uvicorn.Config(
             self.app,
             host=self.settings.host,
@@ -59,6 +85,9 @@ class EmberServer:
             background = [
                 tasks.create_task(self.functions.run(), name="control-activation"),
                 tasks.create_task(self.scheduler.run(), name="scheduler"),
+                tasks.create_task(self.committer.run(), name="queue-commits"),
+                tasks.create_task(self.event_configs.run(), name="event-invoke-configs"),
+                tasks.create_task(self.dispatcher.run(), name="async-dispatcher"),
             ]
             for folder in self.settings.deploy_dirs:
                 names = await deploy_folder(self.functions, folder)
@@ -71,9 +100,11 @@ class EmberServer:
             try:
                 await http.serve()
             finally:
+                await self.dispatcher.close()  # before the environments it invokes go
                 await self.scheduler.close()
                 for task in background:
                     task.cancel()
+        self.queue.close()
         self.metadata.close()
 
     def _announce(self) -> None:

@@ -13,14 +13,20 @@ from starlette.responses import Response
 from starlette.routing import Route
 
 from ember.api.errors import error_body, error_headers
+from ember.api.event_invoke import EventInvokeRoutes
 from ember.api.functions import FunctionRoutes
 from ember.api.invocations import InvokeHandler, is_invoke
+from ember.api.invoke_async import InvokeAsyncRoute
 from ember.api.logs import LogsApi
+from ember.api.status import StatusRoutes
 from ember.config import Settings
 from ember.control import FunctionService
+from ember.control.event_invoke import EventInvokeConfigs
 from ember.errors import LambdaError, ServiceError, UnknownOperationError
 from ember.invoke import Invoker
-from ember.telemetry import LogStore
+from ember.invoke.dispatcher import Dispatcher
+from ember.invoke.intake import EventIntake
+from ember.telemetry import LogStore, Metrics
 
 log = logging.getLogger("ember.api")
 
@@ -56,11 +62,19 @@ class EmberApp:
         functions: FunctionService,
         invoker: Invoker,
         logs: LogStore,
+        *,
+        intake: EventIntake,
+        event_configs: EventInvokeConfigs,
+        dispatcher: Dispatcher,
+        metrics: Metrics,
     ) -> None:
-        self._invoke = InvokeHandler(settings, invoker)
+        self._invoke = InvokeHandler(settings, invoker, intake)
         logs_api = LogsApi(logs)
         routes = [
             *FunctionRoutes(settings, functions).routes(),
+            *EventInvokeRoutes(settings, event_configs).routes(),
+            *InvokeAsyncRoute(settings, intake).routes(),
+            *StatusRoutes(functions, dispatcher, metrics).routes(),
             Route("/", logs_api.handle, methods=["POST"]),
         ]
         self._router = Starlette(

@@ -45,6 +45,8 @@ def _config_fields(values: dict[str, Any]) -> dict[str, Any]:
         fields["ephemeral_storage"] = values["EphemeralStorage"]["Size"]
     if "TracingConfig" in values and "Mode" in values["TracingConfig"]:
         fields["tracing_mode"] = values["TracingConfig"]["Mode"]
+    if "DeadLetterConfig" in values:
+        fields["dead_letter_arn"] = values["DeadLetterConfig"].get("TargetArn") or ""
     return fields
 
 

@@ -16,17 +16,20 @@ from ember.api.model import function_name_rule
 from ember.config import Settings
 from ember.control.names import parse_function_name
 from ember.errors import (
-    InvalidParameterValueError,
     InvalidRequestContentError,
     LambdaError,
+    RequestEntityTooLargeError,
     RequestTooLargeError,
+    ServiceError,
     ValidationError,
 )
 from ember.invoke import Invoker
+from ember.invoke.intake import EventIntake
 
 PREFIX = "/2015-03-31/functions/"
 SUFFIX = "/invocations"
 SYNC_LIMIT = 6 * 1024 * 1024  # Lambda: 6 MB request payload for RequestResponse
+EVENT_LIMIT = 1024 * 1024  # Lambda: 1 MB for asynchronous invocations (256 KB until 2025)
 _TYPES = ("RequestResponse", "Event", "DryRun")
 
 Scope = dict[str, Any]
@@ -45,15 +48,18 @@ def _enum_error(value: str, field: str, allowed: str) -> ValidationError:
 
 
 class InvokeHandler:
-    def __init__(self, settings: Settings, invoker: Invoker) -> None:
+    def __init__(
+        self, settings: Settings, invoker: Invoker, intake: EventIntake | None = None
+    ) -> None:
         self._settings = settings
         self._invoker = invoker
+        self._intake = intake
         self._name_pattern, self._name_max = function_name_rule("Invoke")
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         request_id = str(uuid.uuid4())
         try:
-            status, headers, body = await self._handle(scope, receive)
+            status, headers, body = await self._handle(scope, receive, request_id)
         except LambdaError as error:
             status, headers, body = (
                 error.status,
@@ -67,7 +73,7 @@ class InvokeHandler:
         await send({"type": "http.response.body", "body": body})
 
     async def _handle(
-        self, scope: Scope, receive: Any
+        self, scope: Scope, receive: Any, request_id: str
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         headers: dict[bytes, bytes] = dict(scope["headers"])
         invocation_type = headers.get(b"x-amz-invocation-type", b"RequestResponse").decode()
@@ -105,16 +111,24 @@ class InvokeHandler:
             config = await self._invoker.resolve(ref.name, ref.qualifier)
             return 204, [(b"x-amz-executed-version", config.version.encode())], b""
         if invocation_type == "Event":
-            raise InvalidParameterValueError(
-                "InvocationType Event (asynchronous invocation) is not available in this Ember "
-                "build yet; use RequestResponse"
+            check_event_size(payload, "Event invocation type", EVENT_LIMIT)
+            if self._intake is None:
+                raise ServiceError("asynchronous invocation is not wired into this server")
+            await self._intake.accept(
+                ref.name,
+                ref.qualifier,
+                payload,
+                request_id=request_id,
+                client_context=client_context,
             )
+            return 202, [], b""
         result = await self._invoker.invoke(
             ref.name,
             ref.qualifier,
             payload,
             client_context=client_context,
             want_log_tail=log_type == "Tail",
+            request_id=request_id,
         )
         out = [
             (b"content-type", b"application/json"),
@@ -125,6 +139,14 @@ class InvokeHandler:
         if log_type == "Tail":
             out.append((b"x-amz-log-result", base64.b64encode(result.log_tail)))
         return 200, out, result.payload
+
+
+def check_event_size(payload: bytes, what: str, limit: int) -> None:
+    """AWS's refusal of an asynchronous payload over its limit."""
+    if len(payload) > limit:
+        raise RequestEntityTooLargeError(
+            f"{len(payload)} byte payload is too large for the {what} (limit {limit} bytes)"
+        )
 
 
 async def _read_body(receive: Any, limit: int) -> bytes:

@@ -40,6 +40,8 @@ def function_configuration(config: FunctionConfig) -> dict[str, Any]:
         doc["StateReasonCode"] = config.state_reason_code
     if config.last_update_status_reason:
         doc["LastUpdateStatusReason"] = config.last_update_status_reason
+    if config.dead_letter_arn:
+        doc["DeadLetterConfig"] = {"TargetArn": config.dead_letter_arn}
     return doc
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import functools
 import re
 from collections.abc import Mapping
 from typing import Any
@@ -18,6 +19,25 @@ _SKIP = {("CreateFunctionRequest", "Runtime"), ("UpdateFunctionConfigurationRequ
 _DOMAIN_RANGES = {"MemorySize", "Timeout"}
 # AWS checks function names in the path with its own rules (ember.control.names).
 _PATH_NAMES = {"FunctionName"}
+# List shapes whose item constraints AWS quotes without "Member must not be null" (its
+# answers for VpcConfig in shared/conformance; Architectures and Layers do carry it).
+_NULLABLE_ITEMS = frozenset({"SubnetIds", "SecurityGroupIds"})
+# Java's Unicode classes, which some model patterns use (TagKey, TagValue) and Python's `re`
+# lacks: \p{L} and \p{N} lie within \w, \p{Z} within \s (each a little wider).
+_JAVA_CLASSES = {r"\p{L}": r"\w", r"\p{N}": r"\w", r"\p{Z}": r"\s"}
+
+
+@functools.cache
+def _compiled(pattern: str) -> re.Pattern[str] | None:
+    """A model pattern as a Python regex; None if it uses a construct Python lacks (such a
+    value goes unchecked rather than failing the request)."""
+    translated = pattern
+    for java, python in _JAVA_CLASSES.items():
+        translated = translated.replace(java, python)
+    try:
+        return re.compile(translated)
+    except re.error:
+        return None
 
 
 def _camel(name: str) -> str:
@@ -148,7 +168,8 @@ def _check_value(shape_name: str, value: Any, path: str, errors: list[str], memb
             _check_value(item_shape, item, path, inner, member)
         if inner:
             # AWS folds item failures into one line naming every constraint on an item.
-            reasons = ", ".join(_item_constraints(shape(item_shape)))
+            not_null = shape_name not in _NULLABLE_ITEMS
+            reasons = ", ".join(_item_constraints(shape(item_shape), not_null=not_null))
             errors.append(_msg(value, path, f"Member must satisfy constraint: [{reasons}]"))
         return
     if kind == "map":
@@ -170,7 +191,8 @@ def _check_value(shape_name: str, value: Any, path: str, errors: list[str], memb
             return
         _check_length(spec, value, path, errors)
         pattern = spec.get("pattern")
-        if pattern and re.fullmatch(pattern, value) is None:
+        compiled = _compiled(pattern) if pattern else None
+        if compiled is not None and compiled.fullmatch(value) is None:
             errors.append(
                 _msg(value, path, f"Member must satisfy regular expression pattern: {pattern}")
             )
@@ -209,7 +231,7 @@ def _check_length(
         )
 
 
-def _item_constraints(spec: Mapping[str, Any]) -> list[str]:
+def _item_constraints(spec: Mapping[str, Any], *, not_null: bool = True) -> list[str]:
     found = []
     if "enum" in spec:
         found.append(f"Member must satisfy enum value set: [{', '.join(spec['enum'])}]")
@@ -219,7 +241,8 @@ def _item_constraints(spec: Mapping[str, Any]) -> list[str]:
         found.append(f"Member must have length greater than or equal to {spec['min']}")
     if "pattern" in spec:
         found.append(f"Member must satisfy regular expression pattern: {spec['pattern']}")
-    found.append("Member must not be null")
+    if not_null:
+        found.append("Member must not be null")
     return found
 
 

@@ -1,10 +1,11 @@
-"""`ember`: serve, deploy, invoke, logs, ls."""
+"""`ember`: serve, deploy, invoke, logs, ls, queue, metrics."""
 
 from __future__ import annotations
 
 import base64
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
@@ -67,6 +68,20 @@ def cli(ctx: click.Context, endpoint: str) -> None:
     type=click.FloatRange(min=0.0),
     help="Seconds between SIGTERM and SIGKILL when an environment shuts down.",
 )
+@click.option(
+    "--concurrency-limit",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="The account's concurrent executions limit (Lambda's default quota: 1000).",
+)
+@click.option(
+    "--scale-limit",
+    default=1000,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="New environments one function may start per 10 seconds.",
+)
 @click.option("--region", default="us-east-1", show_default=True)
 @click.option(
     "--python",
@@ -82,6 +97,21 @@ def cli(ctx: click.Context, endpoint: str) -> None:
     type=click.Path(exists=True, file_okay=False, path_type=Path),
     help="Deploy every function folder (with a function.json) under this folder at start.",
 )
+@click.option(
+    "--async-delay-scale",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0.0, min_open=True),
+    help="Multiply every asynchronous-invocation delay (retries, backoff, maximum event age), "
+    "e.g. 0.01 to run Lambda's minutes-long retry schedule in seconds.",
+)
+@click.option(
+    "--async-concurrency",
+    default=32,
+    show_default=True,
+    type=click.IntRange(min=1),
+    help="Asynchronous events invoked at once, across all functions.",
+)
 def serve(
     host: str,
     port: int,
@@ -89,9 +119,13 @@ def serve(
     idle_timeout: float,
     init_timeout: float,
     shutdown_grace: float,
+    concurrency_limit: int,
+    scale_limit: int,
     region: str,
     pythons: tuple[str, ...],
     deploy_dirs: tuple[Path, ...],
+    async_delay_scale: float,
+    async_concurrency: int,
 ) -> None:
     """Run the Ember server (Lambda API, Runtime API, environments) in the foreground."""
     from ember.config import Settings
@@ -111,9 +145,13 @@ def serve(
             idle_timeout=idle_timeout,
             init_timeout=init_timeout,
             shutdown_grace=shutdown_grace,
+            concurrency_limit=concurrency_limit,
+            scale_limit=scale_limit,
             region=region,
             interpreters=tuple(interpreters),
             deploy_dirs=deploy_dirs,
+            async_delay_scale=async_delay_scale,
+            async_concurrency=async_concurrency,
         )
     )
 
@@ -288,6 +326,66 @@ def list_functions(client: LambdaClient) -> None:
     widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
     for row in rows:
         click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _table(rows: Sequence[tuple[str, ...]]) -> None:
+    widths = [max(len(r[i]) for r in rows) for i in range(len(rows[0]))]
+    for row in rows:
+        click.echo("  ".join(cell.ljust(w) for cell, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _age(seconds: float | None) -> str:
+    if seconds is None:
+        return "-"
+    if seconds < 120:
+        return f"{seconds:.1f}s"
+    if seconds < 7200:
+        return f"{seconds / 60:.1f}m"
+    return f"{seconds / 3600:.1f}h"
+
+
+@cli.command(name="queue")
+@click.pass_obj
+def queue_status(client: LambdaClient) -> None:
+    """Show each function's asynchronous queue: depth, in flight, oldest event, dropped."""
+    try:
+        doc = client.call("GET", "/_ember/async-queues")
+    except ApiError as exc:
+        fail(str(exc))
+    rows = [("FUNCTION", "DEPTH", "IN FLIGHT", "OLDEST", "DROPPED")]
+    rows += [
+        (
+            q["FunctionName"],
+            str(q["Depth"]),
+            str(q["InFlight"]),
+            _age(q["OldestEventAgeSeconds"]),
+            str(q["Dropped"]),
+        )
+        for q in doc["Queues"]
+    ]
+    _table(rows)
+
+
+@cli.command(name="metrics")
+@click.argument("name")
+@click.pass_obj
+def function_metrics(client: LambdaClient, name: str) -> None:
+    """Show function NAME's metrics since the server started (AsyncEventAge in ms)."""
+    try:
+        doc = client.call("GET", f"/_ember/metrics/{name}")
+    except ApiError as exc:
+        fail(str(exc))
+    rows = [("METRIC", "VALUE")]
+    rows += [(metric, str(value)) for metric, value in sorted(doc["Counters"].items())]
+    for metric, s in sorted(doc["Summaries"].items()):
+        rows.append(
+            (
+                metric,
+                f"count {s['Count']}, avg {s['Average']:.1f}, min {s['Minimum']:.1f}, "
+                f"max {s['Maximum']:.1f}",
+            )
+        )
+    _table(rows)
 
 
 def main() -> None:

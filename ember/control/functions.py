@@ -16,6 +16,7 @@ from ember.blocking import run_blocking
 from ember.clock import Clock
 from ember.config import Settings
 from ember.control import codezip, rules
+from ember.control.destinations import check_dead_letter
 from ember.control.model import LATEST, FunctionConfig, FunctionState, UpdateStatus
 from ember.errors import (
     InvalidParameterValueError,
@@ -34,7 +35,7 @@ KIND = "function"
 CONFIG_FIELDS = frozenset(
     {
         "runtime", "handler", "role", "description", "timeout", "memory_size",
-        "environment", "ephemeral_storage", "tracing_mode",
+        "environment", "ephemeral_storage", "tracing_mode", "dead_letter_arn",
     }
 )  # fmt: skip
 # Lambda's own ranges, tighter than the API model's.
@@ -154,6 +155,7 @@ class FunctionService:
         name: str = fields.pop("name")
         self._check_config(fields, creating=True)
         rules.check_tags(fields.get("tags") or {})
+        self._check_dead_letter(name, fields.get("dead_letter_arn", ""))
         info = await run_blocking(codezip.inspect_zip, zip_file)
         async with self._write_lock:
             if name in self._functions:
@@ -209,6 +211,8 @@ class FunctionService:
             old = self.get(name)
             self._check_revision(old, revision_id)
             self._check_not_updating(old)
+            if "dead_letter_arn" in fields:
+                self._check_dead_letter(name, fields["dead_letter_arn"])
             merged = {**old.to_doc(), **fields}
             self._check_config(merged, creating=False)
             new = dataclasses.replace(
@@ -269,6 +273,22 @@ class FunctionService:
                 "The operation cannot be performed at this time. An update is in progress "
                 f"for resource: {config.arn}"
             )
+
+    def _check_dead_letter(self, name: str, arn: str) -> None:
+        def exists(target: str, qualifier: str | None) -> bool:
+            try:
+                self.get(target, qualifier)
+            except ResourceNotFoundError:
+                return False
+            return True
+
+        check_dead_letter(
+            arn,
+            own_name=name,
+            region=self._settings.region,
+            account=self._settings.account_id,
+            exists=exists,
+        )
 
     def _check_config(self, fields: dict[str, Any], *, creating: bool) -> None:
         runtime = fields.get("runtime")

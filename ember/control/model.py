@@ -51,6 +51,8 @@ class FunctionConfig:
     last_update_status: UpdateStatus = UpdateStatus.SUCCESSFUL
     last_update_status_reason: str = ""
     tags: dict[str, str] = dataclasses.field(default_factory=dict)
+    # DeadLetterConfig.TargetArn: where asynchronous events that fail for good go ("": none).
+    dead_letter_arn: str = ""
 
     @property
     def qualified_arn(self) -> str:

@@ -1,5 +1,5 @@
-"""Invocation: the synchronous path now; the async queue, retries, DLQs, destinations,
-event source mappings and schedules as they arrive.
+"""Invocation: the synchronous path, and asynchronous events (durable queue, dispatcher,
+retries, dead letters, destinations); event source mappings and schedules as they arrive.
 
 Owns: turning "invoke this name with this payload" into a scheduled execution of the
 right function version. Must never import `api`.

@@ -1,4 +1,5 @@
-"""Synchronous invocation (RequestResponse and DryRun)."""
+"""Invoking a function once: RequestResponse and DryRun, and each attempt of an
+asynchronous event (the dispatcher calls the same Invoker)."""
 
 from __future__ import annotations
 
@@ -27,7 +28,7 @@ class Invoker:
         if old is not None:
             self._specs.pop(old.revision_id, None)
             if new is None or new.revision_id != old.revision_id:
-                self._scheduler.retire_function(old.name)
+                self._scheduler.retire(old.name, old.version if new is not None else None)
 
     def _spec(self, config: FunctionConfig) -> EnvironmentSpec:
         spec = self._specs.get(config.revision_id)
@@ -60,10 +61,13 @@ class Invoker:
         *,
         client_context: str | None = None,
         want_log_tail: bool = False,
+        request_id: str | None = None,
     ) -> InvocationResult:
+        """Run the function once. `request_id`: the id the function sees (an asynchronous
+        event keeps its own across retries); a fresh one when not given."""
         config = await self.resolve(name, qualifier)
         invoked_arn = config.arn if qualifier is None else f"{config.arn}:{qualifier}"
-        request_id = str(uuid.uuid4())
+        request_id = request_id or str(uuid.uuid4())
         request = InvokeRequest(
             request_id=request_id,
             payload=payload,

@@ -127,7 +127,7 @@ class Environment:
                 "LAMBDA_TASK_ROOT": spec.code_path,
                 "LAMBDA_RUNTIME_DIR": str(Path(self._runtime.argv(spec.code_path)[-1]).parent),
                 "AWS_LAMBDA_RUNTIME_API": address,
-                "AWS_LAMBDA_INITIALIZATION_TYPE": "on-demand",
+                "AWS_LAMBDA_INITIALIZATION_TYPE": spec.initialization_type,
             }
         )
         if self._runtime.is_python:

@@ -5,13 +5,14 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import logging
-from collections.abc import Coroutine
+from collections.abc import Callable, Coroutine
 from pathlib import Path
 from typing import Any
 
 from ember.clock import Clock
 from ember.config import Settings
 from ember.runtimes import RuntimeCatalog
+from ember.scheduler.concurrency import Concurrency
 from ember.scheduler.environment import Environment, EnvironmentLostError
 from ember.scheduler.results import InvocationResult, InvokeRequest
 from ember.scheduler.spec import EnvironmentSpec
@@ -24,10 +25,29 @@ log = logging.getLogger("ember.scheduler")
 @dataclasses.dataclass(slots=True)
 class Pool:
     """Environments of one function version. `idle` is a stack: the most recently used
-    environment is reused first, so the least recently used ones age out and are reaped."""
+    environment is reused first, so the least recently used ones age out and are reaped.
+    Provisioned environments live in `ready_provisioned` and are never reaped."""
 
     idle: list[Environment] = dataclasses.field(default_factory=list)
     busy: set[Environment] = dataclasses.field(default_factory=set)
+    provisioned: set[Environment] = dataclasses.field(default_factory=set)  # all of them
+    ready_provisioned: list[Environment] = dataclasses.field(default_factory=list)
+    provisioned_target: int = 0
+    provisioning: asyncio.Task[None] | None = None
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class ProvisionedStatus:
+    """Where a version's provisioned concurrency stands (Lambda's Status field)."""
+
+    requested: int
+    allocated: int
+    available: int
+    status: str  # IN_PROGRESS | READY | FAILED
+    reason: str = ""
+
+
+StatusCallback = Callable[[ProvisionedStatus], None]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -35,8 +55,10 @@ class SchedulerStatistics:
     environments: int
     idle: int
     busy: int
+    provisioned: int
     cold_starts: int
     warm_starts: int
+    running: int
 
 
 class Scheduler:
@@ -51,13 +73,17 @@ class Scheduler:
         self._current_revision: dict[str, str] = {}  # pool key -> revision id now served
         self._bin_dir: Path = catalog.python_bin_dir(settings.data_dir / "bin")
         self._tasks: asyncio.TaskGroup | None = None
+        self.concurrency = Concurrency(
+            settings.concurrency_limit, settings.scale_limit, settings.scale_window
+        )
         self._cold = 0
         self._warm = 0
 
     # -- lifecycle --------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Own every shutdown task and reap idle environments until cancelled."""
+        """Own every shutdown and provisioning task and reap idle environments until
+        cancelled."""
         try:
             async with asyncio.TaskGroup() as tasks:
                 self._tasks = tasks
@@ -70,15 +96,19 @@ class Scheduler:
 
     async def close(self) -> None:
         """Shut every environment down (Shutdown phase for each), concurrently."""
-        envs = [env for pool in self._pools.values() for env in (*pool.idle, *pool.busy)]
+        envs = {
+            env
+            for pool in self._pools.values()
+            for env in (*pool.idle, *pool.busy, *pool.provisioned)
+        }
         self._pools.clear()
         await asyncio.gather(*(env.shutdown() for env in envs), return_exceptions=True)
 
-    def _spawn(self, coro: Coroutine[Any, Any, None]) -> None:
+    def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         if self._tasks is None:
             coro.close()
             raise RuntimeError("the scheduler is not running")
-        self._tasks.create_task(coro)
+        return self._tasks.create_task(coro)
 
     def _retire(self, env: Environment) -> None:
         self._spawn(self._shutdown(env))
@@ -96,43 +126,150 @@ class Scheduler:
             while pool.idle and pool.idle[0].last_used <= cutoff:
                 self._retire(pool.idle.pop(0))
 
+    def _pool(self, key: str) -> Pool:
+        pool = self._pools.get(key)
+        if pool is None:
+            pool = self._pools[key] = Pool()
+        return pool
+
+    # -- configuration ----------------------------------------------------------------
+
+    def retire(self, function_name: str, version: str | None = None) -> None:
+        """Shut down idle environments of a function version that changed or was deleted
+        (every version when `version` is None); busy ones go when they finish."""
+        for key, pool in self._pools.items():
+            name, _, pool_version = key.rpartition(":")
+            if name != function_name or (version is not None and pool_version != version):
+                continue
+            while pool.idle:
+                self._retire(pool.idle.pop())
+            self._current_revision[key] = ""
+            if version is None or pool.provisioned_target:
+                self._set_provisioned_target(key, pool, 0)
+
+    def set_reserved(self, function_name: str, value: int | None) -> None:
+        self.concurrency.set_reserved(function_name, value)
+
+    def set_provisioned(
+        self, spec: EnvironmentSpec, count: int, on_status: StatusCallback | None = None
+    ) -> None:
+        """Keep `count` environments of this version initialised ahead of invocations."""
+        pool = self._pool(spec.pool_key)
+        self._current_revision[spec.pool_key] = spec.revision_id
+        self._set_provisioned_target(spec.pool_key, pool, count, spec, on_status)
+
+    def _set_provisioned_target(
+        self,
+        key: str,
+        pool: Pool,
+        count: int,
+        spec: EnvironmentSpec | None = None,
+        on_status: StatusCallback | None = None,
+    ) -> None:
+        pool.provisioned_target = count
+        self._update_provisioned_totals(key.rpartition(":")[0])
+        if pool.provisioning is not None and not pool.provisioning.done():
+            pool.provisioning.cancel()
+        while len(pool.provisioned) > count and pool.ready_provisioned:
+            env = pool.ready_provisioned.pop(0)
+            pool.provisioned.discard(env)
+            self._retire(env)
+        if spec is not None and count:
+            pool.provisioning = self._spawn(self._provision(pool, spec, on_status))
+        elif on_status is not None:
+            on_status(
+                ProvisionedStatus(count, len(pool.provisioned), len(pool.provisioned), "READY")
+            )
+
+    def _update_provisioned_totals(self, function_name: str) -> None:
+        total = sum(
+            p.provisioned_target
+            for key, p in self._pools.items()
+            if key.rpartition(":")[0] == function_name
+        )
+        self.concurrency.set_provisioned(function_name, total)
+
+    async def _provision(
+        self, pool: Pool, spec: EnvironmentSpec, on_status: StatusCallback | None
+    ) -> None:
+        """Initialise environments until the pool holds its target (a few at a time)."""
+        runtime = self._catalog.get(spec.runtime)
+        target = pool.provisioned_target
+
+        def report(status: str, reason: str = "") -> None:
+            if on_status is not None:
+                ready = len(pool.provisioned)
+                on_status(ProvisionedStatus(target, ready, ready, status, reason))
+
+        if runtime is None:
+            report("FAILED", f"Runtime {spec.runtime} is not available here")
+            return
+        report("IN_PROGRESS")
+        provisioned_spec = dataclasses.replace(spec, initialization_type="provisioned-concurrency")
+        while len(pool.provisioned) < pool.provisioned_target:
+            batch = min(8, pool.provisioned_target - len(pool.provisioned))
+            envs = [
+                Environment(
+                    provisioned_spec, runtime, self._settings, self._logs, self._clock,
+                    self._bin_dir,
+                )
+                for _ in range(batch)
+            ]  # fmt: skip
+            failures = await asyncio.gather(*(env.start() for env in envs))
+            for env, failure in zip(envs, failures, strict=True):
+                if failure is None:
+                    pool.provisioned.add(env)
+                    pool.ready_provisioned.append(env)
+                else:
+                    self._retire(env)
+            failed = [f for f in failures if f is not None]
+            if failed:
+                detail = failed[0].error_type or "Runtime.Unknown"
+                report("FAILED", f"FUNCTION_ERROR_INIT_FAILURE: Init failed with {detail}")
+                return
+        report("READY")
+
     # -- invoking ---------------------------------------------------------------------
 
-    def retire_function(self, function_name: str) -> None:
-        """Shut down idle environments of a function that changed or was deleted; busy ones
-        are shut down when they finish (their revision no longer matches)."""
-        prefix = f"{function_name}:"
-        for key, pool in self._pools.items():
-            if key.startswith(prefix):
-                while pool.idle:
-                    self._retire(pool.idle.pop())
-                self._current_revision[key] = ""
-
     async def invoke(self, spec: EnvironmentSpec, request: InvokeRequest) -> InvocationResult:
-        pool = self._pools.get(spec.pool_key)
-        if pool is None:
-            pool = self._pools[spec.pool_key] = Pool()
+        """Run one invocation, or raise TooManyRequestsError as Lambda throttles."""
+        pool = self._pool(spec.pool_key)
         self._current_revision[spec.pool_key] = spec.revision_id
         # An idle environment may die between invocations; then the invocation, which
         # never reached it, goes to another one (at most a few times).
         for _ in range(3):
-            env = self._take_idle(pool, spec)
-            if env is None:
-                return await self._invoke_cold(pool, spec, request)
-            self._warm += 1
+            provisioned = bool(pool.ready_provisioned)
+            slot = self.concurrency.acquire(spec.function_name, provisioned=provisioned)
             try:
-                return await self._run(pool, env, request)
-            except EnvironmentLostError:
-                continue
-        return await self._invoke_cold(pool, spec, request)
+                env = self._take_idle(pool, spec)
+                if env is None:
+                    self.concurrency.note_new_environment(
+                        spec.function_name, self._clock.monotonic()
+                    )
+                    return await self._invoke_cold(pool, spec, request)
+                self._warm += 1
+                try:
+                    return await self._run(pool, env, request)
+                except EnvironmentLostError:
+                    continue
+            finally:
+                self.concurrency.release(slot)
+        slot = self.concurrency.acquire(spec.function_name, provisioned=False)
+        try:
+            return await self._invoke_cold(pool, spec, request)
+        finally:
+            self.concurrency.release(slot)
 
     def _take_idle(self, pool: Pool, spec: EnvironmentSpec) -> Environment | None:
-        while pool.idle:
-            candidate = pool.idle.pop()
-            if candidate.spec.revision_id == spec.revision_id and candidate.alive:
-                pool.busy.add(candidate)
-                return candidate
-            self._retire(candidate)
+        """A provisioned environment first, then the most recently used on-demand one."""
+        for stack in (pool.ready_provisioned, pool.idle):
+            while stack:
+                candidate = stack.pop()
+                if candidate.spec.revision_id == spec.revision_id and candidate.alive:
+                    pool.busy.add(candidate)
+                    return candidate
+                pool.provisioned.discard(candidate)
+                self._retire(candidate)
         return None
 
     async def _invoke_cold(
@@ -170,17 +307,38 @@ class Scheduler:
             result = await env.invoke(request)
         except BaseException:
             pool.busy.discard(env)
+            pool.provisioned.discard(env)
             self._retire(env)  # lost, or cancelled mid-invoke: its state is unknown
             raise
         pool.busy.discard(env)
         current = self._current_revision.get(env.spec.pool_key) == env.spec.revision_id
         if env.state is EnvState.IDLE and env.alive and current:
-            pool.idle.append(env)
+            if env in pool.provisioned:
+                pool.ready_provisioned.append(env)
+            else:
+                pool.idle.append(env)
         else:
+            pool.provisioned.discard(env)
             self._retire(env)
+            if pool.provisioned_target > len(pool.provisioned) and current:
+                # A provisioned environment died: bring the pool back to its target.
+                self._respawn_provisioned(pool, env.spec)
         return result
 
+    def _respawn_provisioned(self, pool: Pool, spec: EnvironmentSpec) -> None:
+        if pool.provisioning is None or pool.provisioning.done():
+            pool.provisioning = self._spawn(self._provision(pool, spec, None))
+
     def statistics(self) -> SchedulerStatistics:
-        idle = sum(len(p.idle) for p in self._pools.values())
-        busy = sum(len(p.busy) for p in self._pools.values())
-        return SchedulerStatistics(idle + busy, idle, busy, self._cold, self._warm)
+        pools = self._pools.values()
+        idle = sum(len(p.idle) + len(p.ready_provisioned) for p in pools)
+        busy = sum(len(p.busy) for p in pools)
+        return SchedulerStatistics(
+            environments=idle + busy,
+            idle=idle,
+            busy=busy,
+            provisioned=sum(len(p.provisioned) for p in pools),
+            cold_starts=self._cold,
+            warm_starts=self._warm,
+            running=self.concurrency.running(),
+        )

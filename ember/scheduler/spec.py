@@ -19,6 +19,8 @@ class EnvironmentSpec:
     environment: Mapping[str, str]
     code_path: str
     log_group: str
+    # AWS_LAMBDA_INITIALIZATION_TYPE: "on-demand" or "provisioned-concurrency".
+    initialization_type: str = "on-demand"
 
     @property
     def pool_key(self) -> str:

@@ -8,6 +8,7 @@ import dataclasses
 import http.client
 import io
 import stat
+import sys
 import uuid
 import zipfile
 from collections.abc import Callable, Iterable, Mapping
@@ -22,6 +23,8 @@ ACCOUNT = "000000000000"
 REGION = "us-east-1"
 ARN_PREFIX = f"arn:aws:lambda:{REGION}:{ACCOUNT}:function:"
 HANDLER_CODE = "def handler(event, context):\n    return event\n"
+# The Python the tests (and so `ember serve`) run on: a server always runs its own version.
+RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 
 
 def unique(prefix: str) -> str:
@@ -48,9 +51,12 @@ def outcome_of(call: Callable[[], Any]) -> Outcome:
     try:
         call()
     except ClientError as exc:
-        response = exc.response
-    else:
-        raise AssertionError("the call succeeded; an error was expected")
+        return outcome_from(exc)
+    raise AssertionError("the call succeeded; an error was expected")
+
+
+def outcome_from(error: ClientError) -> Outcome:
+    response = error.response
     fields = {k: v for k, v in response.items() if k not in ("Error", "ResponseMetadata")}
     return Outcome(
         code=response["Error"]["Code"],
@@ -104,7 +110,7 @@ def deploy(
     **kwargs: Any,
 ) -> dict[str, Any]:
     """Create a function and poll until it is Active; the CreateFunction answer."""
-    kwargs.setdefault("Runtime", "python3.11")
+    kwargs.setdefault("Runtime", RUNTIME)
     kwargs.setdefault("Handler", "app.handler")
     kwargs.setdefault("Role", ROLE)
     created: dict[str, Any] = lam.create_function(

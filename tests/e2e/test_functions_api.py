@@ -5,6 +5,7 @@ refused call changed nothing."""
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import urllib.request
 from pathlib import Path
@@ -16,6 +17,7 @@ from tests.e2e.apicalls import (
     ARN_PREFIX,
     FILE,
     HANDLER_CODE,
+    RUNTIME,
     SYMLINK,
     arn,
     deploy,
@@ -85,10 +87,10 @@ def fn(lam: Any) -> str:
     return name
 
 
-def create_args(name: str, zip_file: bytes | None = None, **overrides: Any) -> dict[str, Any]:
+def create_args(name: str, zip_file: bytes | None = None, /, **overrides: Any) -> dict[str, Any]:
     args: dict[str, Any] = {
         "FunctionName": name,
-        "Runtime": "python3.11",
+        "Runtime": RUNTIME,
         "Role": ROLE,
         "Handler": "app.handler",
         "Code": {"ZipFile": zip_file or make_zip({"app.py": HANDLER_CODE})},
@@ -111,7 +113,7 @@ def test_create_answers_201_with_the_configuration_then_goes_active(lam: Any) ->
     assert created["CodeSha256"] == sha256_b64(package)
     assert created["CodeSize"] == len(package)
     assert (created["Runtime"], created["Handler"], created["Role"]) == (
-        "python3.11",
+        RUNTIME,
         "app.handler",
         ROLE,
     )
@@ -299,7 +301,7 @@ def test_functions_survive_a_restart(tmp_path: Path) -> None:
     package = make_zip({"app.py": HANDLER_CODE})
     with run_server(data) as first:
         lam = first.client()
-        lam.create_function(**create_args(name, package, Environment={"Variables": {"K": "v"}}))
+        lam.create_function(**create_args(name, package, Environment={"Variables": {"KEY": "v"}}))
         before = wait_settled(lam, name)
 
     with run_server(data) as second:
@@ -311,7 +313,7 @@ def test_functions_survive_a_restart(tmp_path: Path) -> None:
             before["RevisionId"],
         )
         assert config["State"] == "Active"
-        assert config["Environment"] == {"Variables": {"K": "v"}}
+        assert config["Environment"] == {"Variables": {"KEY": "v"}}
         assert after["Code"]["Location"].startswith(second.endpoint + "/")
         assert download(after["Code"]["Location"]) == package
         assert function_names(lam) == [name]
@@ -325,7 +327,7 @@ def test_aws_cli_create_get_list_delete(server: Server, lam: Any, tmp_path: Path
 
     created = aws_cli(
         server.endpoint,
-        "lambda", "create-function", "--function-name", name, "--runtime", "python3.11",
+        "lambda", "create-function", "--function-name", name, "--runtime", RUNTIME,
         "--handler", "app.handler", "--role", ROLE,
         "--zip-file", f"fileb://{tmp_path / 'fn.zip'}", *common,
     )  # fmt: skip
@@ -548,13 +550,13 @@ def test_malformed_zip_is_refused(lam: Any, fn: str) -> None:
     message = "Could not unzip uploaded file. Please check your file, then try to upload again."
     for junk in (b"this is not a zip", make_zip({"app.py": HANDLER_CODE})[:-30]):
         expect_error(
-            lambda junk=junk: lam.create_function(**create_args(unique("junk"), junk)),
+            functools.partial(lam.create_function, **create_args(unique("junk"), junk)),
             "InvalidParameterValueException",
             400,
             message,
         )
         expect_error(
-            lambda junk=junk: lam.update_function_code(FunctionName=fn, ZipFile=junk),
+            functools.partial(lam.update_function_code, FunctionName=fn, ZipFile=junk),
             "InvalidParameterValueException",
             400,
             message,
@@ -707,16 +709,16 @@ def test_reserved_and_oversize_environments(lam: Any, fn: str) -> None:
     )
     for environment, message in ((reserved, reserved_message), (big, big_message)):
         expect_error(
-            lambda env=environment: lam.create_function(
-                **create_args(unique("env"), Environment=env)
+            functools.partial(
+                lam.create_function, **create_args(unique("env"), Environment=environment)
             ),
             "InvalidParameterValueException",
             400,
             message,
         )
         expect_error(
-            lambda env=environment: lam.update_function_configuration(
-                FunctionName=fn, Environment=env
+            functools.partial(
+                lam.update_function_configuration, FunctionName=fn, Environment=environment
             ),
             "InvalidParameterValueException",
             400,
@@ -772,7 +774,7 @@ def test_runtime_aws_has_but_this_server_lacks(lam: Any) -> None:
     assert got.message.startswith(
         "Runtime nodejs20.x is not available on this Ember server. It runs: "
     )
-    assert "python3.11" in got.message
+    assert RUNTIME in got.message
     assert "--python VERSION=PATH" in got.message
     assert function_names(lam) == names
 

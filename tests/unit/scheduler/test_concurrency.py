@@ -1,0 +1,70 @@
+import pytest
+
+from ember.errors import TooManyRequestsError
+from ember.scheduler.concurrency import Concurrency, min_unreserved
+
+
+def _reason(error: pytest.ExceptionInfo[TooManyRequestsError]) -> object:
+    return error.value.extra["Reason"]
+
+
+def test_reserved_function_is_capped_at_its_reservation() -> None:
+    c = Concurrency(limit=1000, scale_limit=1000, scale_window=10)
+    c.set_reserved("f", 2)
+    slots = [c.acquire("f", provisioned=False) for _ in range(2)]
+    with pytest.raises(TooManyRequestsError) as info:
+        c.acquire("f", provisioned=False)
+    assert _reason(info) == "ReservedFunctionConcurrentInvocationLimitExceeded"
+    assert info.value.message == "Rate Exceeded."
+    c.release(slots[0])
+    c.acquire("f", provisioned=False)
+    assert c.running("f") == 2
+
+
+def test_reserved_zero_throttles_everything() -> None:
+    c = Concurrency(limit=10, scale_limit=1000, scale_window=10)
+    c.set_reserved("f", 0)
+    with pytest.raises(TooManyRequestsError):
+        c.acquire("f", provisioned=False)
+
+
+def test_unreserved_pool_is_the_limit_minus_reservations() -> None:
+    c = Concurrency(limit=5, scale_limit=1000, scale_window=10)
+    c.set_reserved("big", 3)
+    assert c.unreserved_capacity == 2
+    c.acquire("a", provisioned=False)
+    c.acquire("b", provisioned=False)
+    with pytest.raises(TooManyRequestsError) as info:
+        c.acquire("a", provisioned=False)
+    assert _reason(info) == "ConcurrentInvocationLimitExceeded"
+    # The reserved function still has its own three.
+    for _ in range(3):
+        c.acquire("big", provisioned=False)
+
+
+def test_provisioned_capacity_is_preallocated() -> None:
+    c = Concurrency(limit=5, scale_limit=1000, scale_window=10)
+    c.set_provisioned("p", 2)
+    assert c.unreserved_capacity == 3
+    c.acquire("p", provisioned=True)
+    c.acquire("p", provisioned=True)
+    for _ in range(3):
+        c.acquire("x", provisioned=False)
+    with pytest.raises(TooManyRequestsError):
+        c.acquire("p", provisioned=False)  # spill-over needs the unreserved pool
+
+
+def test_scaling_rate_per_window() -> None:
+    c = Concurrency(limit=1000, scale_limit=2, scale_window=10)
+    c.note_new_environment("f", 0.0)
+    c.note_new_environment("f", 1.0)
+    with pytest.raises(TooManyRequestsError) as info:
+        c.note_new_environment("f", 2.0)
+    assert _reason(info) == "FunctionInvocationRateLimitExceeded"
+    c.note_new_environment("g", 2.0)
+    c.note_new_environment("f", 10.5)  # the first start left the window
+
+
+@pytest.mark.parametrize(("limit", "minimum"), [(1000, 100), (3000, 100), (50, 5), (5, 1)])
+def test_minimum_unreserved_scales_with_the_limit(limit: int, minimum: int) -> None:
+    assert min_unreserved(limit) == minimum
