@@ -18,12 +18,15 @@ from ember.api import EmberApp
 from ember.clock import SystemClock
 from ember.config import Settings
 from ember.control import FunctionService
+from ember.control.aliases import AliasService
 from ember.control.bundles import deploy_folder
+from ember.control.concurrency import ConcurrencyService
 from ember.control.event_invoke import EventInvokeConfigs
 from ember.invoke import Invoker
 from ember.invoke.committer import GroupCommitter
 from ember.invoke.dispatcher import Dispatcher
 from ember.invoke.intake import EventIntake
+from ember.invoke.provisioning import Provisioner
 from ember.runtimes import RuntimeCatalog
 from ember.scheduler import Scheduler
 from ember.store import BlobStore, EventQueue, MetadataStore
@@ -42,8 +45,15 @@ class EmberServer:
         self.catalog = RuntimeCatalog.discover(settings.interpreters)
         self.logs = LogStore(settings.log_dir, clock)
         self.functions = FunctionService(settings, self.metadata, blobs, self.catalog, clock)
+        self.aliases = AliasService(self.metadata, self.functions)
+        self.concurrency = ConcurrencyService(
+            settings, self.metadata, self.functions, self.aliases, clock
+        )
         self.scheduler = Scheduler(settings, self.catalog, self.logs, clock)
-        self.invoker = Invoker(settings, self.functions, self.scheduler, clock)
+        self.invoker = Invoker(settings, self.functions, self.scheduler, clock, self.aliases)
+        self.provisioner = Provisioner(
+            self.functions, self.aliases, self.concurrency, self.scheduler, self.invoker
+        )
         # Asynchronous invocation: durable queue -> group commits -> dispatcher -> invoker.
         self.queue = EventQueue(settings.queue_path)
         recovered = self.queue.recover()
@@ -64,10 +74,13 @@ class EmberServer:
         self.app = EmberApp(
             settings, self.functions, self.invoker, self.logs, intake=intake,
             event_configs=self.event_configs, dispatcher=self.dispatcher, metrics=self.metrics,
+            aliases=self.aliases, concurrency=self.concurrency,
         )  # fmt: skip
 
     async def serve(self) -> None:
         await self.functions.load()
+        await self.aliases.load()
+        await self.concurrency.load()
         await self.event_configs.load()
         config = uvicorn.Config(
             self.app,
@@ -89,6 +102,8 @@ class EmberServer:
                 tasks.create_task(self.event_configs.run(), name="event-invoke-configs"),
                 tasks.create_task(self.dispatcher.run(), name="async-dispatcher"),
             ]
+            await self.scheduler.wait_running()
+            self.concurrency.replay()  # reserved limits and provisioned environments
             for folder in self.settings.deploy_dirs:
                 names = await deploy_folder(self.functions, folder)
                 print(

@@ -12,15 +12,20 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ember.api.concurrency import ConcurrencyRoutes
 from ember.api.errors import error_body, error_headers
 from ember.api.event_invoke import EventInvokeRoutes
 from ember.api.functions import FunctionRoutes
 from ember.api.invocations import InvokeHandler, is_invoke
 from ember.api.invoke_async import InvokeAsyncRoute
 from ember.api.logs import LogsApi
+from ember.api.references import References
 from ember.api.status import StatusRoutes
+from ember.api.versions import VersionRoutes
 from ember.config import Settings
 from ember.control import FunctionService
+from ember.control.aliases import AliasService
+from ember.control.concurrency import ConcurrencyService
 from ember.control.event_invoke import EventInvokeConfigs
 from ember.errors import LambdaError, ServiceError, UnknownOperationError
 from ember.invoke import Invoker
@@ -67,11 +72,16 @@ class EmberApp:
         event_configs: EventInvokeConfigs,
         dispatcher: Dispatcher,
         metrics: Metrics,
+        aliases: AliasService,
+        concurrency: ConcurrencyService,
     ) -> None:
         self._invoke = InvokeHandler(settings, invoker, intake)
         logs_api = LogsApi(logs)
+        references = References(settings, functions, aliases)
         routes = [
-            *FunctionRoutes(settings, functions).routes(),
+            *FunctionRoutes(settings, functions, aliases, concurrency).routes(),
+            *VersionRoutes(references, functions, aliases).routes(),
+            *ConcurrencyRoutes(references, functions, concurrency).routes(),
             *EventInvokeRoutes(settings, event_configs).routes(),
             *InvokeAsyncRoute(settings, intake).routes(),
             *StatusRoutes(functions, dispatcher, metrics).routes(),

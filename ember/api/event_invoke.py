@@ -9,9 +9,9 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ember.api.functions import json_response
 from ember.api.model import function_name_rule
 from ember.api.requests import read_input
+from ember.api.shapes import json_response
 from ember.config import Settings
 from ember.control.event_invoke import Destinations, EventInvokeConfig, EventInvokeConfigs
 from ember.control.names import parse_function_name

@@ -5,18 +5,18 @@ from __future__ import annotations
 import base64
 from typing import Any
 
-import orjson
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
-from ember.api.model import function_name_rule
+from ember.api.references import References
 from ember.api.requests import read_input
-from ember.api.shapes import function_configuration
+from ember.api.shapes import function_configuration, json_response
 from ember.config import Settings
 from ember.control import FunctionService
+from ember.control.aliases import AliasService
 from ember.control.codezip import MAX_UNZIPPED, MAX_ZIPPED
-from ember.control.names import parse_function_name
+from ember.control.concurrency import ConcurrencyService
 from ember.errors import InvalidParameterValueError, ResourceNotFoundError
 
 # Wire member -> control field, for the configuration members Ember stores.
@@ -29,10 +29,6 @@ _CONFIG_MEMBERS = {
     "MemorySize": "memory_size",
 }
 _PAGE = 50
-
-
-def json_response(doc: Any, status: int = 200) -> Response:
-    return Response(orjson.dumps(doc), status_code=status, media_type="application/json")
 
 
 def _config_fields(values: dict[str, Any]) -> dict[str, Any]:
@@ -51,9 +47,17 @@ def _config_fields(values: dict[str, Any]) -> dict[str, Any]:
 
 
 class FunctionRoutes:
-    def __init__(self, settings: Settings, functions: FunctionService) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        functions: FunctionService,
+        aliases: AliasService,
+        concurrency: ConcurrencyService,
+    ) -> None:
         self._settings = settings
         self._functions = functions
+        self._concurrency = concurrency
+        self._refs = References(settings, functions, aliases)
 
     def routes(self) -> list[Route]:
         base = "/2015-03-31/functions"
@@ -77,16 +81,17 @@ class FunctionRoutes:
         ]
 
     def _ref(self, values: dict[str, Any], op_name: str) -> tuple[str, str | None]:
-        pattern, max_length = function_name_rule(op_name)
-        ref = parse_function_name(
-            values["FunctionName"],
-            self._settings.region,
-            qualifier=values.get("Qualifier"),
-            max_length=max_length,
-            pattern=pattern,
-            account=self._settings.account_id,
-        )
-        return ref.name, ref.qualifier
+        return self._refs.parse(values, op_name)
+
+    def _unqualified(self, values: dict[str, Any], op_name: str) -> str:
+        """Name of a function whose $LATEST an update changes: versions are immutable."""
+        name, qualifier = self._ref(values, op_name)
+        if qualifier is not None and qualifier != "$LATEST":
+            raise InvalidParameterValueError(
+                f"{op_name} applies to $LATEST only: published versions and aliases cannot "
+                f"be changed (got qualifier {qualifier}). Use the unqualified function name."
+            )
+        return name
 
     async def create(self, request: Request) -> Response:
         values = await read_input(request, "CreateFunction")
@@ -109,11 +114,15 @@ class FunctionRoutes:
         if "Tags" in values:
             fields["tags"] = dict(values["Tags"])
         config = await self._functions.create(values["Code"]["ZipFile"], name=name, **fields)
+        if values.get("Publish"):
+            config = await self._functions.publish(name)
         return json_response(function_configuration(config), status=201)
 
     async def list(self, request: Request) -> Response:
         values = await read_input(request, "ListFunctions")
         configs = self._functions.list()
+        if values.get("FunctionVersion") == "ALL":
+            configs = [v for c in configs for v in self._functions.list_versions(c.name)]
         start = 0
         marker = values.get("Marker")
         if marker:
@@ -131,7 +140,7 @@ class FunctionRoutes:
     async def get(self, request: Request) -> Response:
         values = await read_input(request, "GetFunction")
         name, qualifier = self._ref(values, "GetFunction")
-        config = self._functions.get(name, qualifier)
+        config = self._refs.version(name, qualifier)
         doc: dict[str, Any] = {
             "Configuration": function_configuration(config),
             "Code": {
@@ -141,16 +150,19 @@ class FunctionRoutes:
         }
         if config.tags:
             doc["Tags"] = dict(config.tags)
+        reserved = self._concurrency.get_reserved(name)
+        if reserved is not None:
+            doc["Concurrency"] = {"ReservedConcurrentExecutions": reserved}
         return json_response(doc)
 
     async def get_configuration(self, request: Request) -> Response:
         values = await read_input(request, "GetFunctionConfiguration")
         name, qualifier = self._ref(values, "GetFunctionConfiguration")
-        return json_response(function_configuration(self._functions.get(name, qualifier)))
+        return json_response(function_configuration(self._refs.version(name, qualifier)))
 
     async def update_configuration(self, request: Request) -> Response:
         values = await read_input(request, "UpdateFunctionConfiguration")
-        name, _ = self._ref(values, "UpdateFunctionConfiguration")
+        name = self._unqualified(values, "UpdateFunctionConfiguration")
         config = await self._functions.update_configuration(
             name, revision_id=values.get("RevisionId"), **_config_fields(values)
         )
@@ -158,7 +170,7 @@ class FunctionRoutes:
 
     async def update_code(self, request: Request) -> Response:
         values = await read_input(request, "UpdateFunctionCode")
-        name, _ = self._ref(values, "UpdateFunctionCode")
+        name = self._unqualified(values, "UpdateFunctionCode")
         if "ZipFile" not in values:
             raise InvalidParameterValueError(
                 "Ember accepts code as ZipFile only (no S3 or container images yet)"
@@ -172,6 +184,8 @@ class FunctionRoutes:
         config = await self._functions.update_code(
             name, values["ZipFile"], revision_id=values.get("RevisionId")
         )
+        if values.get("Publish"):
+            config = await self._functions.publish(name)
         return json_response(function_configuration(config))
 
     async def delete(self, request: Request) -> Response:
@@ -183,18 +197,19 @@ class FunctionRoutes:
     async def account_settings(self, request: Request) -> Response:
         await read_input(request, "GetAccountSettings")
         configs = self._functions.list()
-        limit = 1000
+        code_size = sum(c.code_size for c in configs)
+        code_size += sum(v.code_size for v in self._functions.all_versions())
         return json_response(
             {
                 "AccountLimit": {
                     "TotalCodeSize": 80_530_636_800,
                     "CodeSizeUnzipped": MAX_UNZIPPED,
                     "CodeSizeZipped": MAX_ZIPPED,
-                    "ConcurrentExecutions": limit,
-                    "UnreservedConcurrentExecutions": limit,
+                    "ConcurrentExecutions": self._concurrency.limit,
+                    "UnreservedConcurrentExecutions": self._concurrency.unreserved(),
                 },
                 "AccountUsage": {
-                    "TotalCodeSize": sum(c.code_size for c in configs),
+                    "TotalCodeSize": code_size,
                     "FunctionCount": len(configs),
                 },
             }
@@ -202,9 +217,7 @@ class FunctionRoutes:
 
     async def code(self, request: Request) -> Response:
         digest = request.path_params["digest"]
-        for config in self._functions.list():
+        for config in [*self._functions.list(), *self._functions.all_versions()]:
             if config.code_digest == digest:
-                return FileResponse(
-                    self._functions.code_blob(config.name), media_type="application/zip"
-                )
+                return FileResponse(self._functions.blob_path(digest), media_type="application/zip")
         raise ResourceNotFoundError("The resource you requested does not exist.")

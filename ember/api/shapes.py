@@ -4,13 +4,20 @@ from __future__ import annotations
 
 from typing import Any
 
+import orjson
+from starlette.responses import Response
+
 from ember.control import FunctionConfig
+
+
+def json_response(doc: Any, status: int = 200) -> Response:
+    return Response(orjson.dumps(doc), status_code=status, media_type="application/json")
 
 
 def function_configuration(config: FunctionConfig) -> dict[str, Any]:
     doc: dict[str, Any] = {
         "FunctionName": config.name,
-        "FunctionArn": config.arn,
+        "FunctionArn": config.wire_arn,
         "Runtime": config.runtime,
         "Role": config.role,
         "Handler": config.handler,

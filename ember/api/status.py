@@ -9,7 +9,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ember.api.functions import json_response
+from ember.api.shapes import json_response
 from ember.control import FunctionService
 from ember.errors import ResourceNotFoundError
 from ember.invoke.dispatcher import Dispatcher

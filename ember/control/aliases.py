@@ -3,8 +3,10 @@ traffic with one more version by weight."""
 
 from __future__ import annotations
 
+import builtins
 import dataclasses
 import uuid
+from collections.abc import Callable
 from typing import Any
 
 from ember.blocking import run_blocking
@@ -71,7 +73,21 @@ class AliasService:
         self._metadata = metadata
         self._functions = functions
         self._aliases: dict[str, dict[str, AliasConfig]] = {}  # function -> name -> alias
+        self._listeners: list[Callable[[AliasConfig], None]] = []
         functions.add_listener(self._on_function_change)
+        functions.add_dependent(self.documents_of, self._guard_version)
+
+    def on_change(self, listener: Callable[[AliasConfig], None]) -> None:
+        """Called after an alias is created or updated."""
+        self._listeners.append(listener)
+
+    def _guard_version(self, function_name: str, version: str) -> None:
+        using = self.referencing(function_name, version)
+        if using:
+            raise ResourceConflictError(
+                "Unable to delete version because the following aliases reference it: "
+                f"[{', '.join(using)}]"
+            )
 
     async def load(self) -> None:
         for doc in (await run_blocking(self._metadata.load, KIND)).values():
@@ -114,7 +130,7 @@ class AliasService:
             ]
         return aliases
 
-    def referencing(self, function_name: str, version: str) -> list[str]:
+    def referencing(self, function_name: str, version: str) -> builtins.list[str]:
         """Aliases that route to `version` (it may not be deleted while they do)."""
         return [
             a.name
@@ -207,3 +223,5 @@ class AliasService:
         key = f"{alias.function_name}:{alias.name}"
         await run_blocking(self._metadata.write, puts=[(KIND, key, alias.to_doc())])
         self._aliases.setdefault(alias.function_name, {})[alias.name] = alias
+        for listener in self._listeners:
+            listener(alias)

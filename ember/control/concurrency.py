@@ -80,6 +80,7 @@ class ConcurrencyService:
         self._provisioned: dict[str, ProvisionedConfig] = {}  # "fn:qualifier" -> config
         self._reserved_listeners: list[ReservedListener] = []
         self._provisioned_listeners: list[ProvisionedListener] = []
+        functions.add_dependent(self.documents_of)
 
     async def load(self) -> None:
         for name, doc in (await run_blocking(self._metadata.load, RESERVED)).items():
@@ -105,7 +106,9 @@ class ConcurrencyService:
         """Store keys to delete with the function."""
         keys = [(RESERVED, function_name)] if function_name in self._reserved else []
         keys += [
-            (PROVISIONED, k) for k, c in self._provisioned.items() if c.function_name == function_name
+            (PROVISIONED, k)
+            for k, c in self._provisioned.items()
+            if c.function_name == function_name
         ]
         return keys
 
@@ -231,12 +234,15 @@ class ConcurrencyService:
         version = self._check_qualifier(name, qualifier, putting=True)
         key = f"{name}:{qualifier}"
         for other in self._provisioned.values():
-            if other.function_name == name and other.key != key:
-                if self.version_of(other) == version:
-                    raise ResourceConflictError(
-                        "Alias can't be used for Provisioned Concurrency configuration on an "
-                        "already Provisioned version"
-                    )
+            if (
+                other.function_name == name
+                and other.key != key
+                and self.version_of(other) == version
+            ):
+                raise ResourceConflictError(
+                    "Alias can't be used for Provisioned Concurrency configuration on an "
+                    "already Provisioned version"
+                )
         old = self._provisioned.get(key)
         total = self.provisioned_total(name) - (old.requested if old else 0) + requested
         reserved = self._reserved.get(name)
@@ -267,9 +273,7 @@ class ConcurrencyService:
             .isoformat(timespec="seconds")
             .replace("+00:00", "+0000"),
         )
-        await run_blocking(
-            self._metadata.write, puts=[(PROVISIONED, key, _persisted(config))]
-        )
+        await run_blocking(self._metadata.write, puts=[(PROVISIONED, key, _persisted(config))])
         self._provisioned[key] = config
         self._notify(name, qualifier, config)
         return self._provisioned[key]

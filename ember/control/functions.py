@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import builtins
 import dataclasses
 import datetime
 import logging
@@ -31,6 +32,7 @@ from ember.store import BlobStore, MetadataStore
 log = logging.getLogger("ember.control")
 
 KIND = "function"
+VERSION_KIND = "version"
 # Fields UpdateFunctionConfiguration may change (snake_case, as `api` hands them over).
 CONFIG_FIELDS = frozenset(
     {
@@ -47,6 +49,10 @@ REVISION_MISMATCH = (
 )
 
 Listener = Callable[[FunctionConfig | None, FunctionConfig | None], None]
+# Store keys of resources that belong to a function and go when it is deleted.
+Dependent = Callable[[str], list[tuple[str, str]]]
+# Raises when a version may not be deleted (e.g. aliases route to it).
+VersionGuard = Callable[[str, str], None]
 
 
 def _timestamp(wall: float) -> str:
@@ -75,7 +81,10 @@ class FunctionService:
         self._blobs = blobs
         self._catalog = catalog
         self._clock = clock
-        self._functions: dict[str, FunctionConfig] = {}
+        self._functions: dict[str, FunctionConfig] = {}  # name -> $LATEST
+        self._versions: dict[str, dict[str, FunctionConfig]] = {}  # name -> number -> version
+        self._dependents: list[Dependent] = []
+        self._version_guards: list[VersionGuard] = []
         self._settled: dict[str, asyncio.Event] = {}  # name -> set once Active and updated
         self._to_activate: asyncio.Queue[str] = asyncio.Queue()
         self._listeners: list[Listener] = []
@@ -86,6 +95,9 @@ class FunctionService:
 
     async def load(self) -> None:
         """Read every function from the store; finish any activation a crash cut short."""
+        for doc in (await run_blocking(self._metadata.load, VERSION_KIND)).values():
+            version = FunctionConfig.from_doc(doc)
+            self._versions.setdefault(version.name, {})[version.version] = version
         docs = await run_blocking(self._metadata.load, KIND)
         for name, doc in docs.items():
             config = FunctionConfig.from_doc(doc)
@@ -106,15 +118,26 @@ class FunctionService:
         """Called with (old, new) after each change; new is None on delete."""
         self._listeners.append(listener)
 
+    def add_dependent(self, dependent: Dependent, guard: VersionGuard | None = None) -> None:
+        """Resources deleted with a function, in the same transaction; `guard` may veto
+        deleting one version."""
+        self._dependents.append(dependent)
+        if guard is not None:
+            self._version_guards.append(guard)
+
     # -- reads ----------------------------------------------------------------------
 
     def arn(self, name: str) -> str:
         return f"arn:aws:lambda:{self._settings.region}:{self._settings.account_id}:function:{name}"
 
     def get(self, name: str, qualifier: str | None = None) -> FunctionConfig:
+        """$LATEST, or the published version `qualifier` names (aliases: see AliasService)."""
         config = self._functions.get(name)
         if qualifier is not None and qualifier != LATEST:
-            raise not_found(f"{self.arn(name)}:{qualifier}")
+            version = self._versions.get(name, {}).get(qualifier)
+            if config is None or version is None:
+                raise not_found(f"{self.arn(name)}:{qualifier}")
+            return version
         if config is None:
             suffix = f":{qualifier}" if qualifier else ""
             raise not_found(self.arn(name) + suffix)
@@ -123,11 +146,20 @@ class FunctionService:
     def list(self) -> list[FunctionConfig]:
         return sorted(self._functions.values(), key=lambda c: c.name)
 
+    def list_versions(self, name: str) -> builtins.list[FunctionConfig]:
+        """$LATEST, then the published versions in order."""
+        latest = self.get(name)
+        published = sorted(self._versions.get(name, {}).values(), key=lambda c: int(c.version))
+        return [latest, *published]
+
+    def all_versions(self) -> builtins.list[FunctionConfig]:
+        return [v for versions in self._versions.values() for v in versions.values()]
+
     def code_path(self, config: FunctionConfig) -> Path:
         return self._settings.code_dir / config.code_digest
 
-    def code_blob(self, name: str) -> Path:
-        return self._blobs.path(self.get(name).code_digest)
+    def blob_path(self, digest: str) -> Path:
+        return self._blobs.path(digest)
 
     async def wait_settled(self, name: str, limit: float) -> FunctionConfig:
         """The function once Active with no update in progress (invokes wait here)."""
@@ -226,6 +258,56 @@ class FunctionService:
             await self._commit(old, new)
         return new
 
+    async def publish(
+        self,
+        name: str,
+        *,
+        code_sha256: str | None = None,
+        description: str | None = None,
+        revision_id: str | None = None,
+    ) -> FunctionConfig:
+        """PublishVersion: freeze $LATEST's code and configuration as the next number."""
+        await self.wait_settled(name, limit=self._settings.init_timeout)
+        async with self._write_lock:
+            latest = self.get(name)
+            self._check_not_updating(latest)
+            if code_sha256 is not None and code_sha256 != latest.code_sha256:
+                raise InvalidParameterValueError(
+                    f"CodeSHA256 ({code_sha256}) is different from current CodeSHA256 in "
+                    f"$LATEST ({latest.code_sha256}). Please try again with the CodeSHA256 in "
+                    "$LATEST."
+                )
+            self._check_revision(latest, revision_id)
+            existing = self._versions.get(name, {}).get(str(latest.version_counter))
+            if latest.published_revision == latest.revision_id and existing is not None:
+                return existing  # nothing changed since: Lambda returns that version
+            number = str(latest.version_counter + 1)
+            version = dataclasses.replace(
+                latest,
+                version=number,
+                description=description if description is not None else latest.description,
+                last_modified=_timestamp(self._clock.wall()),
+                revision_id=str(uuid.uuid4()),
+                version_counter=0,
+                published_revision="",
+            )
+            bumped = dataclasses.replace(
+                latest, version_counter=latest.version_counter + 1,
+                published_revision=latest.revision_id,
+            )  # fmt: skip
+            await run_blocking(
+                self._metadata.write,
+                puts=[
+                    (VERSION_KIND, f"{name}:{number}", version.to_doc()),
+                    (KIND, name, bumped.to_doc()),
+                ],
+            )
+            self._versions.setdefault(name, {})[number] = version
+            self._functions[name] = bumped
+            for listener in self._listeners:
+                listener(None, version)
+        return version
+
     async def delete(self, name: str, qualifier: str | None = None) -> None:
         if qualifier == LATEST:
             raise InvalidParameterValueError(
@@ -235,20 +317,45 @@ class FunctionService:
             # AWS names the unqualified function when it is missing, qualifier or not.
             old = self.get(name)
             if qualifier is not None:
-                # Lambda: deleting a version that does not exist succeeds and changes
-                # nothing (Ember has no published versions yet, so none exists).
+                await self._delete_version(name, qualifier)
                 return
-            await run_blocking(self._metadata.write, deletes=[(KIND, name)])
+            versions = self._versions.pop(name, {})
+            deletes = [(KIND, name)] + [(VERSION_KIND, f"{name}:{v}") for v in versions]
+            for dependent in self._dependents:
+                deletes += dependent(name)
+            await run_blocking(self._metadata.write, deletes=deletes)
             del self._functions[name]
+            for version in versions.values():
+                for listener in self._listeners:
+                    listener(version, None)
             event = self._settled.pop(name, None)
             if event is not None:
                 event.set()  # wake waiters; they will find the function gone
             for listener in self._listeners:
                 listener(old, None)
-        if not any(f.code_digest == old.code_digest for f in self._functions.values()):
-            await run_blocking(self._forget_code, old.code_digest)
+        for digest in {old.code_digest, *(v.code_digest for v in versions.values())}:
+            await self._forget_code_if_unused(digest)
+
+    async def _delete_version(self, name: str, number: str) -> None:
+        version = self._versions.get(name, {}).get(number)
+        if version is None:
+            return  # Lambda: deleting a version that does not exist changes nothing
+        for guard in self._version_guards:
+            guard(name, number)
+        await run_blocking(self._metadata.write, deletes=[(VERSION_KIND, f"{name}:{number}")])
+        del self._versions[name][number]
+        for listener in self._listeners:
+            listener(version, None)
+        await self._forget_code_if_unused(version.code_digest)
 
     # -- internals ------------------------------------------------------------------
+
+    async def _forget_code_if_unused(self, digest: str) -> None:
+        in_use = any(f.code_digest == digest for f in self._functions.values()) or any(
+            v.code_digest == digest for v in self.all_versions()
+        )
+        if not in_use:
+            await run_blocking(self._forget_code, digest)
 
     def _forget_code(self, digest: str) -> None:
         self._blobs.delete(digest)

@@ -24,7 +24,7 @@ class UpdateStatus(enum.StrEnum):
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class FunctionConfig:
-    """One version of one function (for now only `$LATEST`)."""
+    """One version of one function: `$LATEST` (mutable) or a published number (frozen)."""
 
     name: str
     arn: str  # unqualified function ARN
@@ -53,10 +53,19 @@ class FunctionConfig:
     tags: dict[str, str] = dataclasses.field(default_factory=dict)
     # DeadLetterConfig.TargetArn: where asynchronous events that fail for good go ("": none).
     dead_letter_arn: str = ""
+    # $LATEST only: the last version number handed out (numbers are never reused) and the
+    # revision it was published from (publishing an unchanged $LATEST returns that version).
+    version_counter: int = 0
+    published_revision: str = ""
 
     @property
     def qualified_arn(self) -> str:
         return f"{self.arn}:{self.version}"
+
+    @property
+    def wire_arn(self) -> str:
+        """FunctionArn as AWS shows it: unqualified for $LATEST, qualified for a version."""
+        return self.arn if self.version == LATEST else self.qualified_arn
 
     @property
     def log_group(self) -> str:

@@ -3,20 +3,31 @@ asynchronous event (the dispatcher calls the same Invoker)."""
 
 from __future__ import annotations
 
+import random
 import uuid
 
 from ember.clock import Clock
 from ember.config import Settings
 from ember.control import FunctionConfig, FunctionService
+from ember.control.aliases import AliasService
+from ember.control.functions import not_found
+from ember.control.model import LATEST
 from ember.scheduler import InvocationResult, InvokeRequest, Scheduler
 from ember.scheduler.spec import EnvironmentSpec
 
 
 class Invoker:
     def __init__(
-        self, settings: Settings, functions: FunctionService, scheduler: Scheduler, clock: Clock
+        self,
+        settings: Settings,
+        functions: FunctionService,
+        scheduler: Scheduler,
+        clock: Clock,
+        aliases: AliasService | None = None,
     ) -> None:
         self._settings = settings
+        self._aliases = aliases
+        self._random = random.Random()
         self._clock = clock
         self._functions = functions
         self._scheduler = scheduler
@@ -25,10 +36,18 @@ class Invoker:
         functions.add_listener(self._on_change)
 
     def _on_change(self, old: FunctionConfig | None, new: FunctionConfig | None) -> None:
-        if old is not None:
-            self._specs.pop(old.revision_id, None)
-            if new is None or new.revision_id != old.revision_id:
-                self._scheduler.retire(old.name, old.version if new is not None else None)
+        if old is None:
+            return
+        self._specs.pop(old.revision_id, None)
+        if new is None:
+            # The function (all its versions) or one published version is gone.
+            self._scheduler.retire(old.name, None if old.version == LATEST else old.version)
+        elif new.revision_id != old.revision_id:
+            self._scheduler.retire(old.name, old.version)
+
+    def spec(self, config: FunctionConfig) -> EnvironmentSpec:
+        """What environments of this function version are built from."""
+        return self._spec(config)
 
     def _spec(self, config: FunctionConfig) -> EnvironmentSpec:
         spec = self._specs.get(config.revision_id)
@@ -48,9 +67,26 @@ class Invoker:
             )
         return spec
 
+    def select(self, name: str, qualifier: str | None) -> FunctionConfig:
+        """The version a qualifier routes this invocation to; through an alias with
+        weights, the additional version gets its share of invocations at random."""
+        if qualifier is None or qualifier == LATEST or qualifier.isdigit():
+            return self._functions.get(name, qualifier)
+        self._functions.get(name)
+        alias = self._aliases.find(name, qualifier) if self._aliases else None
+        if alias is None:
+            raise not_found(f"{self._functions.arn(name)}:{qualifier}")
+        version = alias.function_version
+        for extra, weight in alias.weights.items():
+            if self._random.random() < weight:
+                version = extra
+        return self._functions.get(name, version)
+
     async def resolve(self, name: str, qualifier: str | None) -> FunctionConfig:
         """The function version an invoke runs, once it is ready to run."""
-        self._functions.get(name, qualifier)  # unknown name or qualifier: 404 at once
+        config = self.select(name, qualifier)  # unknown name or qualifier: 404 at once
+        if config.version != LATEST:
+            return config  # published versions are immutable and Active
         return await self._functions.wait_settled(name, limit=self._settings.init_timeout)
 
     async def invoke(

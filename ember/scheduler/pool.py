@@ -73,6 +73,7 @@ class Scheduler:
         self._current_revision: dict[str, str] = {}  # pool key -> revision id now served
         self._bin_dir: Path = catalog.python_bin_dir(settings.data_dir / "bin")
         self._tasks: asyncio.TaskGroup | None = None
+        self._running = asyncio.Event()
         self.concurrency = Concurrency(
             settings.concurrency_limit, settings.scale_limit, settings.scale_window
         )
@@ -87,12 +88,18 @@ class Scheduler:
         try:
             async with asyncio.TaskGroup() as tasks:
                 self._tasks = tasks
+                self._running.set()
                 period = max(0.05, min(self._settings.idle_timeout / 4, 5.0))
                 while True:
                     await asyncio.sleep(period)
                     self._reap()
         finally:
             self._tasks = None
+            self._running.clear()
+
+    async def wait_running(self) -> None:
+        """Until `run()` owns its task group (provisioning needs it)."""
+        await self._running.wait()
 
     async def close(self) -> None:
         """Shut every environment down (Shutdown phase for each), concurrently."""
