@@ -12,10 +12,11 @@ from starlette.routing import Route
 from ember.api.references import References
 from ember.api.requests import read_input
 from ember.api.shapes import function_configuration, json_response
+from ember.blocking import run_blocking
 from ember.config import Settings
 from ember.control import FunctionService
 from ember.control.aliases import AliasService
-from ember.control.codezip import MAX_UNZIPPED, MAX_ZIPPED
+from ember.control.codezip import MAX_UNZIPPED, MAX_ZIPPED, inspect_zip
 from ember.control.concurrency import ConcurrencyService
 from ember.errors import InvalidParameterValueError, ResourceNotFoundError
 
@@ -176,10 +177,9 @@ class FunctionRoutes:
                 "Ember accepts code as ZipFile only (no S3 or container images yet)"
             )
         if values.get("DryRun"):
+            # Validate everything an update would, change nothing.
             self._functions.get(name)
-            from ember.control.codezip import inspect_zip
-
-            inspect_zip(values["ZipFile"])
+            await run_blocking(inspect_zip, values["ZipFile"])
             return json_response(function_configuration(self._functions.get(name)))
         config = await self._functions.update_code(
             name, values["ZipFile"], revision_id=values.get("RevisionId")

@@ -12,7 +12,7 @@ from starlette.routing import Route
 from ember.api.shapes import json_response
 from ember.control import FunctionService
 from ember.errors import ResourceNotFoundError
-from ember.invoke.dispatcher import Dispatcher
+from ember.invoke.dispatcher import Dispatcher, QueueDepth
 from ember.telemetry import Metrics
 from ember.telemetry.metrics import (
     ASYNC_EVENTS_DROPPED,
@@ -45,7 +45,10 @@ class StatusRoutes:
         ]
 
     async def queues(self, request: Request) -> Response:
-        depths = await self._dispatcher.depths()
+        """Every function (an empty queue too), and any deleted one events still await."""
+        depths = {d.function: d for d in await self._dispatcher.depths()}
+        for config in self._functions.list():
+            depths.setdefault(config.name, QueueDepth(config.name, 0, 0, None, 0))
         return json_response(
             {
                 "Queues": [
@@ -56,7 +59,7 @@ class StatusRoutes:
                         "OldestEventAgeSeconds": d.oldest_age,
                         "Dropped": d.dropped,
                     }
-                    for d in depths
+                    for _, d in sorted(depths.items())
                 ],
                 "Dispatcher": {
                     "Running": self._dispatcher.statistics().running,

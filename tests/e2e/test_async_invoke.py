@@ -108,7 +108,7 @@ def test_aws_cli_invocation_type_event(
     out = tmp_path / "out.json"
     done = aws_cli(
         srv.endpoint, "lambda", "invoke", "--function-name", name, "--invocation-type", "Event",
-        "--payload", '{"via": "cli"}', "--cli-binary-format", "raw-in-base64-out", str(out),
+        "--payload", '{"via": "cli"}', str(out),
     )  # fmt: skip
     assert json.loads(done.stdout) == {"StatusCode": 202}
     assert out.read_bytes() == b""
