@@ -21,8 +21,8 @@ run: install
 	$(BIN)/ember serve --host $(HOST) --port $(PORT) --data-dir .ember --deploy examples
 
 lint: install
-	$(BIN)/ruff format --check .
-	$(BIN)/ruff check .
+	$(BIN)/ruff format --check ember tests bench
+	$(BIN)/ruff check ember tests bench
 
 typecheck: install
 	$(BIN)/mypy

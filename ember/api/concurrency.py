@@ -8,10 +8,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ember.api.paging import page
 from ember.api.references import References
 from ember.api.requests import read_input
 from ember.api.shapes import json_response
-from ember.api.versions import page
 from ember.control import FunctionService
 from ember.control.concurrency import ConcurrencyService, ProvisionedConfig
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import FileResponse, Response
 from starlette.routing import Route
 
+from ember.api.paging import page
 from ember.api.references import References
 from ember.api.requests import read_input
 from ember.api.shapes import function_configuration, json_response
@@ -29,7 +29,6 @@ _CONFIG_MEMBERS = {
     "Timeout": "timeout",
     "MemorySize": "memory_size",
 }
-_PAGE = 50
 
 
 def _config_fields(values: dict[str, Any]) -> dict[str, Any]:
@@ -124,18 +123,10 @@ class FunctionRoutes:
         configs = self._functions.list()
         if values.get("FunctionVersion") == "ALL":
             configs = [v for c in configs for v in self._functions.list_versions(c.name)]
-        start = 0
-        marker = values.get("Marker")
+        chunk, marker = page(configs, values)
+        doc: dict[str, Any] = {"Functions": [function_configuration(c) for c in chunk]}
         if marker:
-            try:
-                start = int(base64.urlsafe_b64decode(marker.encode()).decode())
-            except ValueError:
-                raise InvalidParameterValueError("Invalid pagination token") from None
-        size = min(values.get("MaxItems") or _PAGE, _PAGE)
-        page = configs[start : start + size]
-        doc: dict[str, Any] = {"Functions": [function_configuration(c) for c in page]}
-        if start + size < len(configs):
-            doc["NextMarker"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()
+            doc["NextMarker"] = marker
         return json_response(doc)
 
     async def get(self, request: Request) -> Response:

@@ -2,21 +2,18 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ember.api.paging import page
 from ember.api.references import References
 from ember.api.requests import read_input
 from ember.api.shapes import function_configuration, json_response
 from ember.control import FunctionService
 from ember.control.aliases import AliasConfig, AliasService
-from ember.errors import InvalidParameterValueError
-
-_PAGE = 50
 
 
 def alias_configuration(alias: AliasConfig) -> dict[str, Any]:
@@ -30,21 +27,6 @@ def alias_configuration(alias: AliasConfig) -> dict[str, Any]:
     if alias.weights:
         doc["RoutingConfig"] = {"AdditionalVersionWeights": dict(alias.weights)}
     return doc
-
-
-def page(items: list[Any], values: dict[str, Any]) -> tuple[list[Any], str | None]:
-    """One page by Marker/MaxItems (markers are opaque offsets)."""
-    start = 0
-    marker = values.get("Marker")
-    if marker:
-        try:
-            start = int(base64.urlsafe_b64decode(marker.encode()).decode())
-        except ValueError:
-            raise InvalidParameterValueError("Invalid pagination token") from None
-    size = min(values.get("MaxItems") or _PAGE, _PAGE)
-    chunk = items[start : start + size]
-    more = start + size < len(items)
-    return chunk, base64.urlsafe_b64encode(str(start + size).encode()).decode() if more else None
 
 
 def _weights(values: dict[str, Any]) -> dict[str, float] | None:
