@@ -18,6 +18,7 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bench.environments import environment_rows
 from tests.e2e.harness import ROLE, free_port, make_zip, run_server
 
 HANDLER = "def handler(event, context):\n    return {'ok': True}\n"
@@ -47,10 +48,12 @@ def floor_python_start() -> float:
     return statistics.median(samples)
 
 
-def loadgen(port: int, path: str, clients: int, seconds: float) -> dict[str, float]:
+def loadgen(
+    port: int, path: str, clients: int, seconds: float, invocation_type: str | None = None
+) -> dict[str, float]:
     out = subprocess.run(
         [sys.executable, "-m", "bench.loadgen", "127.0.0.1", str(port), path, str(clients),
-         str(seconds)],
+         str(seconds), *([invocation_type] if invocation_type else [])],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
     result: dict[str, float] = json.loads(out.stdout)
@@ -81,6 +84,38 @@ def cold_starts(server: Any, lam: Any, rounds: int) -> list[float]:
         )
         samples.append(invoke_once(server.endpoint, "bench"))
     return samples
+
+
+def queue_depth(endpoint: str, name: str) -> int:
+    with urllib.request.urlopen(f"{endpoint}/_ember/async-queues") as resp:
+        queues = json.loads(resp.read())["Queues"]
+    return next((q["Depth"] for q in queues if q["FunctionName"] == name), 0)
+
+
+def async_rows(server: Any, lam: Any, seconds: float) -> list[tuple[str, str, str]]:
+    """Events accepted per second (202s, each durably committed) from 32 clients, and the
+    rate the dispatcher then drains the backlog they left through a trivial function."""
+    lam.create_function(
+        FunctionName="bench-async", Runtime=RUNTIME, Role=ROLE, Handler="app.handler",
+        Code={"ZipFile": make_zip({"app.py": HANDLER})},
+    )  # fmt: skip
+    lam.get_waiter("function_active_v2").wait(
+        FunctionName="bench-async", WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
+    )
+    path = "/2015-03-31/functions/bench-async/invocations"
+    accepted = loadgen(server.port, path, 32, seconds, "Event")
+    start, backlog = time.perf_counter(), queue_depth(server.endpoint, "bench-async")
+    while queue_depth(server.endpoint, "bench-async"):
+        if time.perf_counter() - start > 300:
+            raise RuntimeError(f"the async backlog of {backlog} did not drain in 300 s")
+        time.sleep(0.05)
+    drained = time.perf_counter() - start
+    return [
+        ("async events accepted (202), 32 clients", f"{accepted['rate']:.0f} events/s",
+         f"p50 {accepted['p50']:.0f} µs, p99 {accepted['p99']:.0f} µs; fsync'd (WAL, FULL)"),
+        ("async drain, trivial function", f"{backlog / drained:.0f} events/s",
+         f"backlog of {backlog} left by the row above, drained in {drained:.1f} s"),
+    ]  # fmt: skip
 
 
 def percentile(values: list[float], q: float) -> float:
@@ -120,6 +155,10 @@ def main() -> None:
         rows.append(("cold start p50 (first invoke, new env)", f"{percentile(colds, 0.5):.1f} ms",
                      f"python -S -c pass {py_start:.1f} ms"))  # fmt: skip
         rows.append(("cold start p99", f"{percentile(colds, 0.99):.1f} ms", ""))
+        rows += environment_rows(
+            server, lam, RUNTIME, lambda p, clients, secs: loadgen(server.port, p, clients, secs)
+        )
+        rows += async_rows(server, lam, seconds)
     print(f"\nEmber benchmarks — {platform.machine()}, {os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}, {platform.platform()}")  # fmt: skip
     width = max(len(r[0]) for r in rows)

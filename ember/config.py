@@ -28,6 +28,9 @@ class Settings:
     scale_window: float = 10.0
     # Folders of function folders (each with a function.json) deployed at start-up.
     deploy_dirs: tuple[Path, ...] = ()
+    # How environments are isolated: "auto" (the best the host offers), "bwrap" (namespaces
+    # required) or "none" (plain processes, no limits).
+    isolation: str = "auto"
     # Multiplies every asynchronous-invocation delay (retry waits, backoff, maximum event
     # age); tests run Lambda's minutes-long schedule at e.g. 0.01.
     async_delay_scale: float = 1.0
@@ -41,6 +44,10 @@ class Settings:
     @property
     def blob_dir(self) -> Path:
         return self.data_dir / "blobs"
+
+    @property
+    def layer_dir(self) -> Path:
+        return self.data_dir / "layers"
 
     @property
     def log_dir(self) -> Path:

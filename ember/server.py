@@ -22,12 +22,15 @@ from ember.control.aliases import AliasService
 from ember.control.bundles import deploy_folder
 from ember.control.concurrency import ConcurrencyService
 from ember.control.event_invoke import EventInvokeConfigs
+from ember.control.layers import LayerService
 from ember.invoke import Invoker
 from ember.invoke.committer import GroupCommitter
 from ember.invoke.dispatcher import Dispatcher
 from ember.invoke.intake import EventIntake
 from ember.invoke.provisioning import Provisioner
 from ember.runtimes import RuntimeCatalog
+from ember.sandbox import Isolation, IsolationUnavailableError
+from ember.sandbox import capabilities as sandbox_host
 from ember.scheduler import Scheduler
 from ember.store import BlobStore, EventQueue, MetadataStore
 from ember.telemetry import LogStore, Metrics
@@ -43,8 +46,16 @@ class EmberServer:
         self.metadata = MetadataStore(settings.db_path)
         blobs = BlobStore(settings.blob_dir)
         self.catalog = RuntimeCatalog.discover(settings.interpreters)
+        self.catalog.precompile()  # sandboxes see the runtime read-only: compile it now
+        # What this host enforces, probed once; environments find the same object.
+        self.sandbox = sandbox_host.shared(
+            Isolation(settings.isolation), settings.data_dir / "sandbox"
+        )
         self.logs = LogStore(settings.log_dir, clock)
-        self.functions = FunctionService(settings, self.metadata, blobs, self.catalog, clock)
+        self.layers = LayerService(settings, self.metadata, blobs, clock)
+        self.functions = FunctionService(
+            settings, self.metadata, blobs, self.catalog, clock, layers=self.layers
+        )
         self.aliases = AliasService(self.metadata, self.functions)
         self.concurrency = ConcurrencyService(
             settings, self.metadata, self.functions, self.aliases, clock
@@ -63,21 +74,24 @@ class EmberServer:
             )
         self.metrics = Metrics()
         self.committer = GroupCommitter(self.queue)
-        self.event_configs = EventInvokeConfigs(settings, self.metadata, self.functions, clock)
+        self.event_configs = EventInvokeConfigs(
+            settings, self.metadata, self.functions, self.aliases, clock
+        )
         self.dispatcher = Dispatcher(
             settings, self.committer, self.invoker, self.functions, self.event_configs,
             self.metrics, clock,
         )  # fmt: skip
         intake = EventIntake(
-            self.functions, self.committer, self.metrics, clock, self.dispatcher.wake
+            self.invoker, self.committer, self.metrics, clock, self.dispatcher.wake
         )
         self.app = EmberApp(
             settings, self.functions, self.invoker, self.logs, intake=intake,
             event_configs=self.event_configs, dispatcher=self.dispatcher, metrics=self.metrics,
-            aliases=self.aliases, concurrency=self.concurrency,
+            aliases=self.aliases, concurrency=self.concurrency, layers=self.layers,
         )  # fmt: skip
 
     async def serve(self) -> None:
+        await self.layers.load()
         await self.functions.load()
         await self.aliases.load()
         await self.concurrency.load()
@@ -99,7 +113,6 @@ class EmberServer:
                 tasks.create_task(self.functions.run(), name="control-activation"),
                 tasks.create_task(self.scheduler.run(), name="scheduler"),
                 tasks.create_task(self.committer.run(), name="queue-commits"),
-                tasks.create_task(self.event_configs.run(), name="event-invoke-configs"),
                 tasks.create_task(self.dispatcher.run(), name="async-dispatcher"),
             ]
             await self.scheduler.wait_running()
@@ -121,22 +134,51 @@ class EmberServer:
                     task.cancel()
         self.queue.close()
         self.metadata.close()
+        sandbox_host.forget(self.sandbox)
 
     def _announce(self) -> None:
         s = self.settings
         runtimes = ", ".join(self.catalog.names())
         print(
             f"ember: listening on http://{s.host}:{s.port} (data: {s.data_dir}; "
-            f"runtimes: {runtimes}; isolation: none, plain processes)",
+            f"runtimes: {runtimes}; {self.sandbox.summary()})",
             file=sys.stderr,
             flush=True,
         )
 
 
+def doctor(isolation: str) -> tuple[str, bool]:
+    """`ember doctor`: which guarantees this host allows in `isolation` mode, as a report,
+    and whether all of them hold."""
+    import tempfile
+    from pathlib import Path
+
+    with tempfile.TemporaryDirectory(prefix="ember-doctor-") as state:
+        try:
+            host = sandbox_host.probe(Isolation(isolation), Path(state))
+        except IsolationUnavailableError as exc:
+            return f"ember doctor: {exc}", False
+        try:
+            catalog = RuntimeCatalog.discover()
+            lines = [f"ember doctor: {host.summary()}"]
+            lines += [
+                f"  [{'ok' if g.held else '--'}] {g.what}: {g.how}" for g in host.guarantees()
+            ]
+            lines.append(f"  runtimes: {', '.join(catalog.names())}")
+            lines += [f"    python{v}: {p}" for v, p in sorted(catalog.interpreters().items())]
+            return "\n".join(lines), all(g.held for g in host.guarantees())
+        finally:
+            host.close()
+
+
 def run(settings: Settings) -> None:
     """Run the server until SIGINT or SIGTERM, on uvloop where it is installed."""
     logging.basicConfig(level=logging.WARNING, format="ember: %(name)s: %(message)s")
-    server = EmberServer(settings)
+    try:
+        server = EmberServer(settings)
+    except IsolationUnavailableError as exc:
+        print(f"ember: {exc}", file=sys.stderr, flush=True)
+        sys.exit(1)
     factory: Callable[[], asyncio.AbstractEventLoop] = asyncio.new_event_loop
     try:
         import uvloop

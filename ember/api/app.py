@@ -18,6 +18,7 @@ from ember.api.event_invoke import EventInvokeRoutes
 from ember.api.functions import FunctionRoutes
 from ember.api.invocations import InvokeHandler, is_invoke
 from ember.api.invoke_async import InvokeAsyncRoute
+from ember.api.layers import LayerRoutes
 from ember.api.logs import LogsApi
 from ember.api.references import References
 from ember.api.status import StatusRoutes
@@ -27,6 +28,7 @@ from ember.control import FunctionService
 from ember.control.aliases import AliasService
 from ember.control.concurrency import ConcurrencyService
 from ember.control.event_invoke import EventInvokeConfigs
+from ember.control.layers import LayerService
 from ember.errors import LambdaError, ServiceError, UnknownOperationError
 from ember.invoke import Invoker
 from ember.invoke.dispatcher import Dispatcher
@@ -74,6 +76,7 @@ class EmberApp:
         metrics: Metrics,
         aliases: AliasService,
         concurrency: ConcurrencyService,
+        layers: LayerService | None = None,
     ) -> None:
         self._invoke = InvokeHandler(settings, invoker, intake)
         logs_api = LogsApi(logs)
@@ -85,6 +88,7 @@ class EmberApp:
             *EventInvokeRoutes(settings, event_configs).routes(),
             *InvokeAsyncRoute(settings, intake).routes(),
             *StatusRoutes(functions, dispatcher, metrics).routes(),
+            *(LayerRoutes(settings, layers).routes() if layers is not None else []),
             Route("/", logs_api.handle, methods=["POST"]),
         ]
         self._router = Starlette(

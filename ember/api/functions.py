@@ -14,10 +14,11 @@ from ember.api.requests import read_input
 from ember.api.shapes import function_configuration, json_response
 from ember.blocking import run_blocking
 from ember.config import Settings
-from ember.control import FunctionService
+from ember.control import FunctionConfig, FunctionService
 from ember.control.aliases import AliasService
 from ember.control.codezip import MAX_UNZIPPED, MAX_ZIPPED, inspect_zip
 from ember.control.concurrency import ConcurrencyService
+from ember.control.model import LATEST
 from ember.errors import InvalidParameterValueError, ResourceNotFoundError
 
 # Wire member -> control field, for the configuration members Ember stores.
@@ -43,7 +44,18 @@ def _config_fields(values: dict[str, Any]) -> dict[str, Any]:
         fields["tracing_mode"] = values["TracingConfig"]["Mode"]
     if "DeadLetterConfig" in values:
         fields["dead_letter_arn"] = values["DeadLetterConfig"].get("TargetArn") or ""
+    if "Layers" in values:
+        fields["layers"] = list(values["Layers"])
     return fields
+
+
+def _as_asked(config: FunctionConfig, qualifier: str | None) -> dict[str, Any]:
+    """The configuration a qualified read answers with: AWS qualifies FunctionArn with the
+    qualifier as given (an alias's name, not the version it points to; `$LATEST` too)."""
+    doc = function_configuration(config)
+    if qualifier is not None:
+        doc["FunctionArn"] = f"{config.arn}:{qualifier}"
+    return doc
 
 
 class FunctionRoutes:
@@ -86,10 +98,11 @@ class FunctionRoutes:
     def _unqualified(self, values: dict[str, Any], op_name: str) -> str:
         """Name of a function whose $LATEST an update changes: versions are immutable."""
         name, qualifier = self._ref(values, op_name)
-        if qualifier is not None and qualifier != "$LATEST":
+        if qualifier is not None and qualifier != LATEST:
+            # AWS's answer to an update of a version or an alias (`name:1`, `name:live`).
             raise InvalidParameterValueError(
-                f"{op_name} applies to $LATEST only: published versions and aliases cannot "
-                f"be changed (got qualifier {qualifier}). Use the unqualified function name."
+                "Current operation does not support versions other than $LATEST. Please set "
+                "the version to $LATEST or do not set a version in your request."
             )
         return name
 
@@ -134,7 +147,7 @@ class FunctionRoutes:
         name, qualifier = self._ref(values, "GetFunction")
         config = self._refs.version(name, qualifier)
         doc: dict[str, Any] = {
-            "Configuration": function_configuration(config),
+            "Configuration": _as_asked(config, qualifier),
             "Code": {
                 "RepositoryType": "S3",
                 "Location": f"{self._settings.public_url}/_ember/code/{config.code_digest}",
@@ -150,7 +163,7 @@ class FunctionRoutes:
     async def get_configuration(self, request: Request) -> Response:
         values = await read_input(request, "GetFunctionConfiguration")
         name, qualifier = self._ref(values, "GetFunctionConfiguration")
-        return json_response(function_configuration(self._refs.version(name, qualifier)))
+        return json_response(_as_asked(self._refs.version(name, qualifier), qualifier))
 
     async def update_configuration(self, request: Request) -> Response:
         values = await read_input(request, "UpdateFunctionConfiguration")

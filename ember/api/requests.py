@@ -11,7 +11,11 @@ from ember.api.validation import parse_input, validate
 from ember.errors import InvalidRequestContentError, RequestEntityTooLargeError
 
 # AWS's request-size limits per operation (bytes of HTTP body).
-_BODY_LIMITS = {"CreateFunction": 70_167_211, "UpdateFunctionCode": 70_167_211}
+_BODY_LIMITS = {
+    "CreateFunction": 70_167_211,
+    "UpdateFunctionCode": 70_167_211,
+    "PublishLayerVersion": 70_167_211,
+}
 _DEFAULT_LIMIT = 6 * 1024 * 1024
 
 

@@ -41,6 +41,11 @@ def function_configuration(config: FunctionConfig) -> dict[str, Any]:
     }
     if config.environment:
         doc["Environment"] = {"Variables": dict(config.environment)}
+    if config.layers:
+        doc["Layers"] = [
+            {"Arn": arn, "CodeSize": size}
+            for arn, size in zip(config.layers, config.layer_sizes, strict=True)
+        ]
     if config.state_reason:
         doc["StateReason"] = config.state_reason
     if config.state_reason_code:

@@ -47,6 +47,7 @@ class StatusRoutes:
     async def queues(self, request: Request) -> Response:
         """Every function (an empty queue too), and any deleted one events still await."""
         depths = {d.function: d for d in await self._dispatcher.depths()}
+        stats = self._dispatcher.statistics()
         for config in self._functions.list():
             depths.setdefault(config.name, QueueDepth(config.name, 0, 0, None, 0))
         return json_response(
@@ -62,8 +63,11 @@ class StatusRoutes:
                     for _, d in sorted(depths.items())
                 ],
                 "Dispatcher": {
-                    "Running": self._dispatcher.statistics().running,
-                    "Limit": self._dispatcher.statistics().limit,
+                    "Running": stats.running,
+                    "Limit": stats.limit,
+                    "Commits": stats.commits.commits,
+                    "CommittedOperations": stats.commits.ops,
+                    "LargestCommit": stats.commits.largest_batch,
                 },
             }
         )

@@ -11,17 +11,51 @@ from collections.abc import Mapping
 from typing import Any
 
 from ember.api.model import operation, shape
+from ember.control.rules import AWS_RUNTIMES
 from ember.errors import InvalidRequestContentError, ValidationError
 
 # Members whose value sets AWS checks with another error than the model's (control
 # raises those) or whose model bounds are wider than Lambda enforces (control again).
 _SKIP = {("CreateFunctionRequest", "Runtime"), ("UpdateFunctionConfigurationRequest", "Runtime")}
 _DOMAIN_RANGES = {"MemorySize", "Timeout"}
+# Maps whose keys and values control checks with AWS's map-level wording ("Map keys must
+# satisfy constraint: [...]", the whole map quoted): ember.control.aliases.check_weights.
+_CONTROL_CHECKED_MAPS = frozenset({"AdditionalVersionWeights"})
 # AWS checks function names in the path with its own rules (ember.control.names).
 _PATH_NAMES = {"FunctionName"}
 # List shapes whose item constraints AWS quotes without "Member must not be null" (its
 # answers for VpcConfig in shared/conformance; Architectures and Layers do carry it).
 _NULLABLE_ITEMS = frozenset({"SubnetIds", "SecurityGroupIds"})
+# Members AWS checks against its own runtime list, quoting it (its order) instead of the
+# model's enum: PublishLayerVersion takes today's runtimes; List* filters take this set.
+_LIST_LAYERS_RUNTIMES = (
+    "ruby3.5, ruby2.6, dotnetcore1.0, python3.7, nodejs8.10, nasa, ruby2.7, "
+    "python2.7-greengrass, dotnetcore2.0, python3.8, java21, dotnet6, dotnetcore2.1, "
+    "python3.9, java11, nodejs6.10, provided, dotnetcore3.1, dotnet8, java25, java17, nodejs, "
+    "nodejs4.3, java8.al2, go1.x, dotnet10, nodejs20.x, go1.9, byol, nodejs10.x, "
+    "provided.al2023, nodejs22.x, python3.10, java8, nodejs12.x, python3.11, nodejs24.x, "
+    "nodejs8.x, python3.12, nodejs14.x, nodejs8.9, nodejs26.x, python3.13, python3.14, "
+    "nodejs16.x, python3.15, provided.al2, nodejs4.3-edge, nodejs18.x, ruby3.2, python3.4, "
+    "ruby3.3, ruby3.4, ruby2.5, python3.6, python2.7"
+)
+_AWS_ENUMS = {
+    ("PublishLayerVersionRequest", "CompatibleRuntimes"): AWS_RUNTIMES,
+    ("ListLayersRequest", "CompatibleRuntime"): _LIST_LAYERS_RUNTIMES,
+    ("ListLayerVersionsRequest", "CompatibleRuntime"): _LIST_LAYERS_RUNTIMES,
+}
+# Model patterns that AWS's messages quote without their outer parentheses.
+_UNWRAPPED_PATTERNS = ("LayerVersionArn",)
+
+
+@functools.cache
+def _pattern_text(pattern: str) -> str:
+    """A pattern as AWS quotes it in a validation message."""
+    for name in _UNWRAPPED_PATTERNS:
+        if pattern == shape(name)["pattern"] and pattern.startswith("(") and pattern.endswith(")"):
+            return pattern[1:-1]
+    return pattern
+
+
 # Java's Unicode classes, which some model patterns use (TagKey, TagValue) and Python's `re`
 # lacks: \p{L} and \p{N} lie within \w, \p{Z} within \s (each a little wider).
 _JAVA_CLASSES = {r"\p{L}": r"\w", r"\p{N}": r"\w", r"\p{Z}": r"\s"}
@@ -148,6 +182,18 @@ def _check_structure(
             continue
         if (shape_name, member) in _SKIP or (top and member in _PATH_NAMES):
             continue
+        aws_enum = _AWS_ENUMS.get((shape_name, member))
+        if aws_enum is not None:
+            given = values[member] if isinstance(values[member], list) else [values[member]]
+            if any(item not in aws_enum.split(", ") for item in given):
+                errors.append(
+                    _msg(
+                        values[member],
+                        prefix + _camel(member),
+                        f"Member must satisfy enum value set: [{aws_enum}]",
+                    )
+                )
+            continue
         _check_value(ref["shape"], values[member], prefix + _camel(member), errors, member)
 
 
@@ -176,6 +222,8 @@ def _check_value(shape_name: str, value: Any, path: str, errors: list[str], memb
         if not isinstance(value, Mapping):
             errors.append(_msg(value, path, "Member must be a map"))
             return
+        if shape_name in _CONTROL_CHECKED_MAPS:
+            return
         key_shape = spec["key"]["shape"]
         for key, item in value.items():
             _check_value(key_shape, key, path, errors, member)
@@ -194,7 +242,11 @@ def _check_value(shape_name: str, value: Any, path: str, errors: list[str], memb
         compiled = _compiled(pattern) if pattern else None
         if compiled is not None and compiled.fullmatch(value) is None:
             errors.append(
-                _msg(value, path, f"Member must satisfy regular expression pattern: {pattern}")
+                _msg(
+                    value,
+                    path,
+                    "Member must satisfy regular expression pattern: " + _pattern_text(pattern),
+                )
             )
         return
     if kind in ("integer", "long"):
@@ -240,7 +292,8 @@ def _item_constraints(spec: Mapping[str, Any], *, not_null: bool = True) -> list
     if "min" in spec:
         found.append(f"Member must have length greater than or equal to {spec['min']}")
     if "pattern" in spec:
-        found.append(f"Member must satisfy regular expression pattern: {spec['pattern']}")
+        text = _pattern_text(spec["pattern"])
+        found.append(f"Member must satisfy regular expression pattern: {text}")
     if not_null:
         found.append("Member must not be null")
     return found

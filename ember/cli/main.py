@@ -112,6 +112,14 @@ def cli(ctx: click.Context, endpoint: str) -> None:
     type=click.IntRange(min=1),
     help="Asynchronous events invoked at once, across all functions.",
 )
+@click.option(
+    "--isolation",
+    type=click.Choice(["auto", "bwrap", "none"]),
+    default="auto",
+    show_default=True,
+    help="auto: the best this host offers (see `ember doctor`); bwrap: refuse to start "
+    "without bubblewrap; none: plain processes without limits (benchmarks, debugging).",
+)
 def serve(
     host: str,
     port: int,
@@ -126,6 +134,7 @@ def serve(
     deploy_dirs: tuple[Path, ...],
     async_delay_scale: float,
     async_concurrency: int,
+    isolation: str,
 ) -> None:
     """Run the Ember server (Lambda API, Runtime API, environments) in the foreground."""
     from ember.config import Settings
@@ -152,8 +161,28 @@ def serve(
             deploy_dirs=deploy_dirs,
             async_delay_scale=async_delay_scale,
             async_concurrency=async_concurrency,
+            isolation=isolation,
         )
     )
+
+
+@cli.command()
+@click.option(
+    "--isolation",
+    type=click.Choice(["auto", "bwrap", "none"]),
+    default="auto",
+    show_default=True,
+    help="The mode to check, as `ember serve --isolation` takes it.",
+)
+def doctor(isolation: str) -> None:
+    """Say which of Lambda's isolation and resource guarantees this host lets Ember enforce
+    (exit 1 if any does not hold)."""
+    from ember.server import doctor as host_report
+
+    report, complete = host_report(isolation)
+    click.echo(report)
+    if not complete:
+        sys.exit(1)
 
 
 def _parse_env(pairs: tuple[str, ...]) -> dict[str, str]:

@@ -22,6 +22,8 @@ from ember.errors import (
 from ember.store import MetadataStore
 
 KIND = "alias"
+# (function, alias) -> store keys of resources deleted with the alias.
+AliasDependent = Callable[[str, str], list[tuple[str, str]]]
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -56,8 +58,7 @@ def check_weights(weights: dict[str, float]) -> None:
                 f"1 validation error detected: Value '{_java_map(weights)}' at '{path}' failed "
                 "to satisfy constraint: Map keys must satisfy constraint: [Member must have "
                 "length less than or equal to 1024, Member must have length greater than or "
-                "equal to 1, Member must satisfy regular expression pattern: [0-9]+, Member "
-                "must not be null]"
+                "equal to 1, Member must satisfy regular expression pattern: [0-9]+]"
             )
         if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 1:
             raise ValidationError(
@@ -74,12 +75,22 @@ class AliasService:
         self._functions = functions
         self._aliases: dict[str, dict[str, AliasConfig]] = {}  # function -> name -> alias
         self._listeners: list[Callable[[AliasConfig], None]] = []
+        self._dependents: list[AliasDependent] = []
+        self._deleted_listeners: list[Callable[[str, str], None]] = []
         functions.add_listener(self._on_function_change)
         functions.add_dependent(self.documents_of, self._guard_version)
 
     def on_change(self, listener: Callable[[AliasConfig], None]) -> None:
         """Called after an alias is created or updated."""
         self._listeners.append(listener)
+
+    def add_dependent(
+        self, documents: AliasDependent, on_deleted: Callable[[str, str], None]
+    ) -> None:
+        """Resources that go with an alias: `documents(function, alias)` names their store
+        keys (deleted in the alias's transaction), then `on_deleted(function, alias)`."""
+        self._dependents.append(documents)
+        self._deleted_listeners.append(on_deleted)
 
     def _guard_version(self, function_name: str, version: str) -> None:
         using = self.referencing(function_name, version)
@@ -131,12 +142,12 @@ class AliasService:
         return aliases
 
     def referencing(self, function_name: str, version: str) -> builtins.list[str]:
-        """Aliases that route to `version` (it may not be deleted while they do)."""
-        return [
+        """Aliases that route to `version` (it may not be deleted while they do), by name."""
+        return sorted(
             a.name
             for a in self._aliases.get(function_name, {}).values()
             if a.function_version == version or version in a.weights
-        ]
+        )
 
     # -- writes ---------------------------------------------------------------------
 
@@ -216,8 +227,13 @@ class AliasService:
         self._functions.get(function_name)
         if self.find(function_name, name) is None:
             return  # AWS answers 204 for an alias that does not exist
-        await run_blocking(self._metadata.write, deletes=[(KIND, f"{function_name}:{name}")])
+        deletes = [(KIND, f"{function_name}:{name}")]
+        for dependent in self._dependents:
+            deletes += dependent(function_name, name)
+        await run_blocking(self._metadata.write, deletes=deletes)
         del self._aliases[function_name][name]
+        for listener in self._deleted_listeners:
+            listener(function_name, name)
 
     async def _save(self, alias: AliasConfig) -> None:
         key = f"{alias.function_name}:{alias.name}"

@@ -81,6 +81,8 @@ class ConcurrencyService:
         self._reserved_listeners: list[ReservedListener] = []
         self._provisioned_listeners: list[ProvisionedListener] = []
         functions.add_dependent(self.documents_of)
+        # A deleted alias takes its provisioned config (and environments) with it.
+        aliases.add_dependent(self._documents_of_alias, self._forget_alias)
 
     async def load(self) -> None:
         for name, doc in (await run_blocking(self._metadata.load, RESERVED)).items():
@@ -111,6 +113,14 @@ class ConcurrencyService:
             if c.function_name == function_name
         ]
         return keys
+
+    def _documents_of_alias(self, function_name: str, alias: str) -> list[tuple[str, str]]:
+        key = f"{function_name}:{alias}"
+        return [(PROVISIONED, key)] if key in self._provisioned else []
+
+    def _forget_alias(self, function_name: str, alias: str) -> None:
+        if self._provisioned.pop(f"{function_name}:{alias}", None) is not None:
+            self._notify(function_name, alias, None)
 
     def forget_function(self, function_name: str) -> None:
         self._reserved.pop(function_name, None)
@@ -239,8 +249,11 @@ class ConcurrencyService:
                 and other.key != key
                 and self.version_of(other) == version
             ):
+                # AWS words it from the side of the config being put.
                 raise ResourceConflictError(
-                    "Alias can't be used for Provisioned Concurrency configuration on an "
+                    "Version is pointed by a Provisioned Concurrency alias"
+                    if qualifier.isdigit()
+                    else "Alias can't be used for Provisioned Concurrency configuration on an "
                     "already Provisioned version"
                 )
         old = self._provisioned.get(key)
@@ -282,9 +295,7 @@ class ConcurrencyService:
         self._check_qualifier(name, qualifier, putting=False)
         key = f"{name}:{qualifier}"
         if key not in self._provisioned:
-            raise ProvisionedConcurrencyConfigNotFoundError(
-                "No Provisioned Concurrency Config found for this function"
-            )
+            return  # AWS answers 204 for a version or alias that has no config
         await run_blocking(self._metadata.write, deletes=[(PROVISIONED, key)])
         del self._provisioned[key]
         self._notify(name, qualifier, None)

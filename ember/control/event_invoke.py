@@ -1,20 +1,25 @@
 """EventInvokeConfig: per function version or alias, how its asynchronous events are
-retried and where their results go. Kept in memory, written through to the store."""
+retried and where their results go. Kept in memory, written through to the store; a
+config goes with its function or alias (in the same transaction) or its version."""
 
 from __future__ import annotations
 
 import asyncio
 import dataclasses
+import logging
 from typing import Any
 
 from ember.blocking import run_blocking
 from ember.clock import Clock
 from ember.config import Settings
+from ember.control.aliases import AliasService
 from ember.control.destinations import check_destinations
 from ember.control.functions import FunctionService
 from ember.control.model import LATEST, FunctionConfig
 from ember.errors import InvalidParameterValueError, ResourceNotFoundError
 from ember.store import MetadataStore
+
+log = logging.getLogger("ember.control.event_invoke")
 
 KIND = "event-invoke-config"
 NOTHING_SET = "You must specify at least one of error handling or destination setting."
@@ -64,51 +69,59 @@ def _key(name: str, qualifier: str) -> str:
 
 class EventInvokeConfigs:
     def __init__(
-        self, settings: Settings, metadata: MetadataStore, functions: FunctionService, clock: Clock
+        self,
+        settings: Settings,
+        metadata: MetadataStore,
+        functions: FunctionService,
+        aliases: AliasService,
+        clock: Clock,
     ) -> None:
         self._settings = settings
         self._metadata = metadata
         self._functions = functions
+        self._aliases = aliases
         self._clock = clock
         self._configs: dict[str, EventInvokeConfig] = {}  # "name:qualifier" -> config
         self._write_lock = asyncio.Lock()
-        # Keys whose configs went with their function: removed from memory at once, from
-        # the store by run() (a listener cannot await the write).
-        self._forgotten: asyncio.Queue[str] = asyncio.Queue()
         functions.add_listener(self._on_change)
+        functions.add_dependent(self._documents_of_function)
+        aliases.add_dependent(self._documents_of_alias, self._forget)
 
     # -- lifecycle ------------------------------------------------------------------
 
     async def load(self) -> None:
-        """Read every config; drop those whose function is gone (deleted before a crash
-        let run() remove them)."""
-        docs = await run_blocking(self._metadata.load, KIND)
-        for key, doc in docs.items():
+        """Read every config (after functions and aliases are loaded). A deleted version's
+        config is removed here: version numbers are never reused, so until then it is only
+        unreachable."""
+        stale = []
+        for key, doc in (await run_blocking(self._metadata.load, KIND)).items():
             config = EventInvokeConfig.from_doc(doc)
-            if self._function_exists(config.function_name, config.qualifier):
+            if self.function_exists(config.function_name, config.qualifier):
                 self._configs[key] = config
             else:
-                self._forgotten.put_nowait(key)
+                stale.append((KIND, key))
+        if stale:
+            log.info("removing %d configs of deleted function versions", len(stale))
+            await run_blocking(self._metadata.write, deletes=stale)
 
-    async def run(self) -> None:
-        """Remove from the store the configs of functions and versions that were deleted."""
-        while True:
-            key = await self._forgotten.get()
-            async with self._write_lock:
-                if key not in self._configs:  # not re-created meanwhile
-                    await run_blocking(self._metadata.write, deletes=[(KIND, key)])
+    def _documents_of_function(self, name: str) -> list[tuple[str, str]]:
+        return [(KIND, k) for k, c in self._configs.items() if c.function_name == name]
+
+    def _documents_of_alias(self, name: str, alias: str) -> list[tuple[str, str]]:
+        key = _key(name, alias)
+        return [(KIND, key)] if key in self._configs else []
+
+    def _forget(self, name: str, qualifier: str) -> None:
+        self._configs.pop(_key(name, qualifier), None)
 
     def _on_change(self, old: FunctionConfig | None, new: FunctionConfig | None) -> None:
         if old is None or new is not None:
             return
-        if old.version == LATEST:  # the function itself: every qualifier's config goes
-            prefix = f"{old.name}:"
-            keys = [k for k in self._configs if k.startswith(prefix)]
-        else:
-            keys = [_key(old.name, old.version)]
-        for key in keys:
-            if self._configs.pop(key, None) is not None:
-                self._forgotten.put_nowait(key)
+        if old.version != LATEST:  # one published version
+            self._forget(old.name, old.version)
+            return
+        for key in [k for k, c in self._configs.items() if c.function_name == old.name]:
+            del self._configs[key]
 
     # -- reads ----------------------------------------------------------------------
 
@@ -202,15 +215,17 @@ class EventInvokeConfigs:
             await run_blocking(self._metadata.write, puts=[(KIND, key, config.to_doc())])
             self._configs[key] = config
 
-    def _function_exists(self, name: str, qualifier: str | None) -> bool:
+    def function_exists(self, name: str, qualifier: str | None) -> bool:
+        """Does the function, its version or its alias `qualifier` exist?"""
+        is_version = qualifier is None or qualifier == LATEST or qualifier.isdigit()
         try:
-            self._functions.get(name, qualifier)
+            self._functions.get(name, qualifier if is_version else None)
         except ResourceNotFoundError:
             return False
-        return True
+        return is_version or self._aliases.find(name, qualifier or "") is not None
 
     def _require_function(self, name: str, qualifier: str | None) -> None:
-        if not self._function_exists(name, qualifier):
+        if not self.function_exists(name, qualifier):
             raise ResourceNotFoundError(NO_FUNCTION)
 
     def _no_config(self, name: str, qualifier: str | None) -> ResourceNotFoundError:
@@ -226,7 +241,7 @@ class EventInvokeConfigs:
             own_name=name,
             region=self._settings.region,
             account=self._settings.account_id,
-            exists=self._function_exists,
+            exists=self.function_exists,
         )
 
 

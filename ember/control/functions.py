@@ -18,6 +18,7 @@ from ember.clock import Clock
 from ember.config import Settings
 from ember.control import codezip, rules
 from ember.control.destinations import check_dead_letter
+from ember.control.layers import LayerService
 from ember.control.model import LATEST, FunctionConfig, FunctionState, UpdateStatus
 from ember.errors import (
     InvalidParameterValueError,
@@ -37,7 +38,7 @@ VERSION_KIND = "version"
 CONFIG_FIELDS = frozenset(
     {
         "runtime", "handler", "role", "description", "timeout", "memory_size",
-        "environment", "ephemeral_storage", "tracing_mode", "dead_letter_arn",
+        "environment", "ephemeral_storage", "tracing_mode", "dead_letter_arn", "layers",
     }
 )  # fmt: skip
 # Lambda's own ranges, tighter than the API model's.
@@ -75,12 +76,15 @@ class FunctionService:
         blobs: BlobStore,
         catalog: RuntimeCatalog,
         clock: Clock,
+        *,
+        layers: LayerService | None = None,
     ) -> None:
         self._settings = settings
         self._metadata = metadata
         self._blobs = blobs
         self._catalog = catalog
         self._clock = clock
+        self._layers = layers  # resolves the `Layers` a function references
         self._functions: dict[str, FunctionConfig] = {}  # name -> $LATEST
         self._versions: dict[str, dict[str, FunctionConfig]] = {}  # name -> number -> version
         self._dependents: list[Dependent] = []
@@ -189,6 +193,7 @@ class FunctionService:
         rules.check_tags(fields.get("tags") or {})
         self._check_dead_letter(name, fields.get("dead_letter_arn", ""))
         info = await run_blocking(codezip.inspect_zip, zip_file)
+        self._resolve_layers(fields, info.unzipped_size)
         async with self._write_lock:
             if name in self._functions:
                 raise ResourceConflictError(f"Function already exist: {name}")
@@ -218,6 +223,7 @@ class FunctionService:
             old = self.get(name)
             self._check_revision(old, revision_id)
             self._check_not_updating(old)
+            self._check_layers_size(old, info.unzipped_size)
             await run_blocking(self._blobs.put, zip_file)
             new = dataclasses.replace(
                 old,
@@ -245,6 +251,7 @@ class FunctionService:
             self._check_not_updating(old)
             if "dead_letter_arn" in fields:
                 self._check_dead_letter(name, fields["dead_letter_arn"])
+            self._resolve_layers(fields, old.unzipped_size)
             merged = {**old.to_doc(), **fields}
             self._check_config(merged, creating=False)
             new = dataclasses.replace(
@@ -396,6 +403,28 @@ class FunctionService:
             account=self._settings.account_id,
             exists=exists,
         )
+
+    def _resolve_layers(self, fields: dict[str, Any], code_unzipped: int) -> None:
+        """`layers` (ARNs, as the API hands them) -> the ARNs, digests and sizes to store."""
+        if "layers" not in fields:
+            return
+        arns = list(fields.pop("layers"))
+        if self._layers is None:
+            if arns:
+                raise InvalidParameterValueError("Layers are not available on this server")
+            fields.update(layers=(), layer_digests=(), layer_sizes=())
+            return
+        refs = self._layers.resolve(arns, code_unzipped)
+        fields.update(layers=refs.arns, layer_digests=refs.digests, layer_sizes=refs.sizes)
+
+    def _check_layers_size(self, config: FunctionConfig, code_unzipped: int) -> None:
+        """New code plus the layers the function keeps: at most 250 MB unzipped."""
+        if self._layers is None or not config.layer_digests:
+            return
+        if code_unzipped + self._layers.unzipped_size(config.layer_digests) > codezip.MAX_UNZIPPED:
+            raise InvalidParameterValueError(
+                f"Unzipped size must be smaller than {codezip.MAX_UNZIPPED} bytes"
+            )
 
     def _check_config(self, fields: dict[str, Any], *, creating: bool) -> None:
         runtime = fields.get("runtime")

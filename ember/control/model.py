@@ -57,6 +57,11 @@ class FunctionConfig:
     # revision it was published from (publishing an unchanged $LATEST returns that version).
     version_counter: int = 0
     published_revision: str = ""
+    # Layers: version ARNs in the order applied, with each one's content digest (its
+    # unpacked folder's name) and CodeSize. Layer versions never change, so these stay true.
+    layers: tuple[str, ...] = ()
+    layer_digests: tuple[str, ...] = ()
+    layer_sizes: tuple[int, ...] = ()
 
     @property
     def qualified_arn(self) -> str:
@@ -81,6 +86,8 @@ class FunctionConfig:
         fields = {f.name for f in dataclasses.fields(cls)}
         values = {k: v for k, v in doc.items() if k in fields}
         values["architectures"] = tuple(values.get("architectures", ("x86_64",)))
+        for name in ("layers", "layer_digests", "layer_sizes"):
+            values[name] = tuple(values.get(name, ()))
         values["state"] = FunctionState(values.get("state", FunctionState.ACTIVE))
         values["last_update_status"] = UpdateStatus(
             values.get("last_update_status", UpdateStatus.SUCCESSFUL)

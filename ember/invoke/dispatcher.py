@@ -24,7 +24,7 @@ from ember.control.destinations import function_target
 from ember.control.event_invoke import EventInvokeConfig, EventInvokeConfigs
 from ember.control.model import LATEST
 from ember.errors import LambdaError, ResourceNotFoundError, TooManyRequestsError
-from ember.invoke.committer import GroupCommitter
+from ember.invoke.committer import CommitterStatistics, GroupCommitter
 from ember.invoke.records import Outcome, dead_letter_context, error_message, invocation_record
 from ember.invoke.retry import Condition, Limits, OutcomeKind, RetryPolicy, RunAgain
 from ember.invoke.sync import Invoker
@@ -46,8 +46,9 @@ CLAIM_RETRY = 1.0  # seconds before claiming again after the queue failed to ans
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class DispatcherStatistics:
-    running: int
-    limit: int
+    running: int  # events being invoked now
+    limit: int  # --async-concurrency
+    commits: CommitterStatistics  # the queue's group commits
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -102,7 +103,10 @@ class Dispatcher:
         self._clock = clock
         self._policy = RetryPolicy(settings.async_delay_scale)
         self._limit = settings.async_concurrency
-        self._running: set[asyncio.Task[None]] = set()
+        self._running: set[asyncio.Task[None]] = set()  # until the outcome is committed
+        # Ids of events using one of the `async_concurrency` slots: only while invoking, so
+        # the outcome's commit does not hold a slot (the event stays IN_FLIGHT until then).
+        self._busy: set[int] = set()
         self._wakeup = asyncio.Event()
         self._closing = False
         self._started = False
@@ -140,7 +144,7 @@ class Dispatcher:
     async def _dispatch(self, tasks: asyncio.TaskGroup) -> None:
         while not self._closing:
             self._wakeup.clear()
-            free = self._limit - len(self._running)
+            free = self._limit - len(self._busy)
             next_due: float | None = None
             if free > 0:
                 try:
@@ -149,6 +153,7 @@ class Dispatcher:
                     log.error("cannot take events from the queue: %s", exc.message)
                     events, next_due = [], self._clock.wall() + CLAIM_RETRY
                 for event in events:
+                    self._busy.add(event.id)
                     task = tasks.create_task(self._process(event), name=f"event-{event.id}")
                     self._running.add(task)
                     task.add_done_callback(self._finished)
@@ -161,10 +166,15 @@ class Dispatcher:
 
     def _finished(self, task: asyncio.Task[None]) -> None:
         self._running.discard(task)
-        self._wakeup.set()
+
+    def _release(self, event: QueuedEvent) -> None:
+        """Give the event's slot back (its invocation is over) and look for more work."""
+        if event.id in self._busy:
+            self._busy.discard(event.id)
+            self._wakeup.set()
 
     def statistics(self) -> DispatcherStatistics:
-        return DispatcherStatistics(running=len(self._running), limit=self._limit)
+        return DispatcherStatistics(len(self._busy), self._limit, self._committer.statistics())
 
     async def depths(self) -> list[QueueDepth]:
         """Every function's queue depth, in-flight count, oldest event age and drops."""
@@ -190,6 +200,8 @@ class Dispatcher:
             log.error("async event %s (%s): %s", event.request_id, event.target, exc.message)
         except Exception:  # a bug must not take the dispatcher (or the server) down
             log.exception("async event %s (%s) failed", event.request_id, event.target)
+        finally:
+            self._release(event)
 
     async def _step(self, event: QueuedEvent) -> None:
         config = self._configs.find(event.target, event.qualifier)
@@ -201,6 +213,7 @@ class Dispatcher:
             return
         self._metrics.observe(event.target, ASYNC_EVENT_AGE, (now - event.received) * 1000)
         kind, outcome = await self._attempt(event)
+        self._release(event)
         ran = kind in (OutcomeKind.SUCCESS, OutcomeKind.FUNCTION_ERROR)
         attempts = event.attempts + 1 if ran else event.attempts
         decision = self._policy.decide(
@@ -306,11 +319,8 @@ class Dispatcher:
         """Queue `payload` for the function `arn` names (an asynchronous invoke, as Lambda
         invokes destination functions), or count a failed delivery if it is gone."""
         target = function_target(arn, self._settings.region, self._settings.account_id)
-        if target is not None:
-            try:
-                self._functions.get(target.name, target.qualifier)
-            except ResourceNotFoundError:
-                target = None
+        if target is not None and not self._configs.function_exists(target.name, target.qualifier):
+            target = None
         if target is None:
             log.warning("async event %s: cannot deliver to %s", event.request_id, arn)
             self._metrics.count(event.target, failure_metric)
@@ -327,8 +337,9 @@ class Dispatcher:
         )
 
     def _dead_letter_arn(self, event: QueuedEvent) -> str:
+        """The DeadLetterConfig of the version the event ran on (through its alias)."""
         try:
-            config = self._functions.get(event.target, event.qualifier)
+            config = self._invoker.select(event.target, event.qualifier)
         except ResourceNotFoundError:
             return ""
         return config.dead_letter_arn

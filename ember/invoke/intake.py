@@ -5,8 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ember.clock import Clock
-from ember.control import FunctionService
 from ember.invoke.committer import GroupCommitter
+from ember.invoke.sync import Invoker
 from ember.store.events import NewEvent
 from ember.store.queue import Enqueue
 from ember.telemetry import Metrics
@@ -16,13 +16,13 @@ from ember.telemetry.metrics import ASYNC_EVENTS_RECEIVED
 class EventIntake:
     def __init__(
         self,
-        functions: FunctionService,
+        invoker: Invoker,
         committer: GroupCommitter,
         metrics: Metrics,
         clock: Clock,
         on_accepted: Callable[[], None],
     ) -> None:
-        self._functions = functions
+        self._invoker = invoker
         self._committer = committer
         self._metrics = metrics
         self._clock = clock
@@ -37,9 +37,10 @@ class EventIntake:
         request_id: str,
         client_context: str | None = None,
     ) -> None:
-        """Queue one event for `name` (404 at once if it does not exist). Returns once the
-        event is committed to disk; the function runs later, as `request_id`."""
-        self._functions.get(name, qualifier)
+        """Queue one event for `name` (404 at once if it, or the version or alias
+        `qualifier`, does not exist). Returns once the event is committed to disk; the
+        function runs later, as `request_id`."""
+        self._invoker.select(name, qualifier)
         event = NewEvent(
             request_id=request_id,
             target=name,

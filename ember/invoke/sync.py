@@ -64,6 +64,10 @@ class Invoker:
                 environment=dict(config.environment),
                 code_path=str(self._functions.code_path(config).resolve()),
                 log_group=config.log_group,
+                ephemeral_storage=config.ephemeral_storage,
+                layer_paths=tuple(
+                    str((self._settings.layer_dir / d).resolve()) for d in config.layer_digests
+                ),
             )
         return spec
 

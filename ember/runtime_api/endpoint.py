@@ -1,17 +1,20 @@
-"""RuntimeEndpoint: the Runtime API server of one execution environment, start to close.
+"""RuntimeEndpoint: the Runtime and Extensions APIs of one execution environment, start to close.
 
-One tiny HTTP/1.1 server per environment on 127.0.0.1:<ephemeral port>; the runtime finds
-it through AWS_LAMBDA_RUNTIME_API, and the port is what tells environments apart.
+One tiny HTTP/1.1 server per environment on 127.0.0.1:<ephemeral port>; the runtime and the
+extensions find it through AWS_LAMBDA_RUNTIME_API, and the port tells environments apart.
 """
 
 from __future__ import annotations
 
 import asyncio
 import socket
+from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ember.runtime_api.connection import Connection, Counters
 from ember.runtime_api.errors import EndpointClosedError
+from ember.runtime_api.extension_handlers import ExtensionHandlers
+from ember.runtime_api.extensions import Extension, Extensions
 from ember.runtime_api.handlers import RuntimeHandlers
 from ember.runtime_api.invocation import InitError, Invocation, RuntimeResponse
 from ember.runtime_api.lifecycle import Lifecycle
@@ -19,7 +22,7 @@ from ember.runtime_api.messages import MAX_RESPONSE_BYTES
 from ember.runtime_api.routing import Router
 from ember.runtime_api.states import RuntimeState
 
-# Pending connections: one runtime (later also its extensions) connects, rarely more.
+# Pending connections: the runtime and its extensions connect, rarely more.
 _BACKLOG = 16
 
 
@@ -35,16 +38,29 @@ class EndpointStatistics:
     open_connections: int
     parked: bool  # a GET /next is waiting for work
     polls_dropped: int  # parked GET /next whose connection went away
+    extensions: int  # registered
 
 
 class RuntimeEndpoint:
-    """The Runtime API 2018-06-01 for one environment."""
+    """The Runtime API 2018-06-01 and Extensions API 2020-01-01 for one environment.
 
-    def __init__(self, *, max_response_bytes: int = MAX_RESPONSE_BYTES) -> None:
+    `metadata` (functionName, functionVersion, handler) is what /extension/register answers;
+    `external_extensions` are the names of the executables in /opt/extensions.
+    """
+
+    def __init__(
+        self,
+        *,
+        max_response_bytes: int = MAX_RESPONSE_BYTES,
+        metadata: Mapping[str, str] | None = None,
+        external_extensions: frozenset[str] = frozenset(),
+    ) -> None:
         self._max_response_bytes = max_response_bytes
         self._lifecycle = Lifecycle()
+        self._extensions = Extensions(metadata or {}, external_extensions)
         self._router = Router()
         RuntimeHandlers(self._lifecycle, max_response_bytes).register(self._router)
+        ExtensionHandlers(self._extensions).register(self._router)
         self._connections: set[Connection] = set()
         self._counters = Counters()
         self._server: asyncio.Server | None = None
@@ -82,19 +98,54 @@ class RuntimeEndpoint:
         return await self._lifecycle.wait_ready()
 
     async def wait_idle(self) -> None:
-        """Until the runtime is back in GET /next after an invocation (safe to freeze).
-
-        InitFailedError / EndpointClosedError when it never will be.
+        """Until the runtime is back in GET /next after an invocation and every extension
+        that got the INVOKE event has called next again (the invocation is complete: safe
+        to freeze). InitFailedError / EndpointClosedError when it never will be.
         """
         await self._lifecycle.wait_idle()
+        await self._extensions.wait_until(self._extensions.settled)
+
+    async def wait_extensions_registered(self, names: frozenset[str]) -> Extension | None:
+        """Until every extension in `names` has registered (Extension Init); the first
+        that reported an error instead, if one did."""
+        extensions = self._extensions
+        await extensions.wait_until(
+            lambda: extensions.registered(names) or extensions.failure() is not None
+        )
+        return extensions.failure()
+
+    async def wait_extensions_ready(self) -> Extension | None:
+        """Until every registered extension has called next (the end of Init); closes
+        registration. The first that reported an error instead, if one did."""
+        extensions = self._extensions
+        extensions.close_registration()
+        await extensions.wait_until(extensions.settled)
+        return extensions.failure()
+
+    def declare_external_extensions(self, names: frozenset[str]) -> None:
+        """The executables in /opt/extensions: registrations under these names are external."""
+        self._extensions.declare_external(names)
+
+    def extension_failure(self) -> Extension | None:
+        return self._extensions.failure()
+
+    def extensions(self) -> list[Extension]:
+        return self._extensions.all()
+
+    def shutdown_extensions(self, reason: str, deadline_ms: int) -> list[Extension]:
+        """Send the SHUTDOWN event (spindown, timeout or failure); who it went to."""
+        return self._extensions.dispatch_shutdown(reason, deadline_ms)
 
     async def invoke(self, invocation: Invocation) -> RuntimeResponse:
-        """Hand `invocation` to the parked GET /next (or the next to arrive); return its result.
+        """Hand `invocation` to the parked GET /next (or the next to arrive), and its INVOKE
+        event to the extensions registered for it; return the runtime's result.
 
         Cancelling it before the runtime got the invocation withdraws it; after, the
         endpoint is ABANDONED and the environment must be destroyed. Raises
         EndpointBusyError, InitFailedError or EndpointClosedError when it cannot run.
         """
+        if self._extensions.all():
+            self._extensions.dispatch_invoke(invocation)
         return await self._lifecycle.invoke(invocation)
 
     def statistics(self) -> EndpointStatistics:
@@ -108,11 +159,13 @@ class RuntimeEndpoint:
             open_connections=len(self._connections),
             parked=lifecycle.parked,
             polls_dropped=lifecycle.polls_dropped,
+            extensions=len(self._extensions.all()),
         )
 
     async def close(self) -> None:
         """Stop listening, drop every connection, fail every waiter. Idempotent."""
         self._lifecycle.close()
+        self._extensions.close()
         server, self._server = self._server, None
         if server is not None:
             server.close()

@@ -4,7 +4,8 @@
     ├── RequestRejectedError              a runtime's request refused; rendered to it as
     │   │                                 {"errorMessage": ..., "errorType": ...}
     │   ├── InvalidStateTransitionError   403 InvalidStateTransition
-    │   └── InvalidRequestIDError         400 InvalidRequestID
+    │   ├── InvalidRequestIDError         400 InvalidRequestID
+    │   └── ExtensionRejectedError        403 Extension.* (the Extensions API's refusals)
     └── EndpointError                     raised to the platform by RuntimeEndpoint's calls
         ├── EndpointClosedError           closed, or abandoned after a cancelled invoke
         ├── InitFailedError               the runtime reported /init/error (carries InitError)
@@ -17,7 +18,7 @@ tree answers API callers; this one answers the code running inside an environmen
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
     from ember.runtime_api.invocation import InitError
@@ -31,8 +32,9 @@ class RuntimeAPIError(Exception):
 class RequestRejectedError(RuntimeAPIError):
     """A runtime's request that the Runtime API refuses; the HTTP layer renders it."""
 
-    status: ClassVar[int] = 400
-    error_type: ClassVar[str] = "InvalidRequest"
+    # Per class, except ExtensionRejectedError, whose type varies with the refusal.
+    status: int = 400
+    error_type: str = "InvalidRequest"
 
     def __init__(self, message: str) -> None:
         super().__init__(message)
@@ -63,6 +65,16 @@ class InvalidRequestIDError(RequestRejectedError):
 
     def __init__(self) -> None:
         super().__init__("Invalid request ID")
+
+
+class ExtensionRejectedError(RequestRejectedError):
+    """An Extensions API request refused, with the RIE's error type (always a 403)."""
+
+    status = 403
+
+    def __init__(self, error_type: str, message: str) -> None:
+        super().__init__(message)
+        self.error_type = error_type
 
 
 class EndpointError(RuntimeAPIError):

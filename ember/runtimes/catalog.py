@@ -6,6 +6,7 @@ import dataclasses
 import glob
 import os
 import re
+import subprocess
 import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
@@ -13,6 +14,7 @@ from pathlib import Path
 PYTHON_RUNTIMES = ("python3.10", "python3.11", "python3.12", "python3.13")
 PROVIDED_RUNTIMES = ("provided.al2", "provided.al2023")
 BOOTSTRAP = Path(__file__).parent / "python" / "bootstrap.py"
+RUNTIME_DIR = BOOTSTRAP.parent  # Ember's Python runtime: what Lambda has at /var/runtime
 
 # Places interpreters live besides PATH: pyenv's real binaries (its shims on PATH are bash
 # scripts that cost ~100 ms per start) and the usual prefixes.
@@ -36,12 +38,31 @@ class RuntimeSpec:
     def is_python(self) -> bool:
         return self.name.startswith("python")
 
-    def argv(self, task_root: str) -> list[str]:
+    @property
+    def prefix(self) -> str:
+        """The interpreter's installation (its `bin/` and `lib/`), bound at /var/lang."""
+        return os.path.dirname(os.path.dirname(os.path.realpath(self.interpreter)))
+
+    def argv(
+        self, task_root: str, *, lang: str | None = None, runtime_dir: str | None = None
+    ) -> list[str]:
+        """The runtime's command line; `lang` and `runtime_dir` are where the interpreter's
+        prefix and Ember's runtime folder are seen (inside a sandbox), if not where they are."""
         if self.is_python:
+            interpreter = self.interpreter
+            if lang is not None:
+                interpreter = f"{lang}/bin/{os.path.basename(os.path.realpath(interpreter))}"
+            bootstrap = f"{runtime_dir}/{BOOTSTRAP.name}" if runtime_dir else str(BOOTSTRAP)
             # -S: no site import (stdlib only, like Lambda's own path; saves ~35 ms a start).
-            # Bytecode is written: the runtime's own modules start ~5 ms faster cached.
-            return [self.interpreter, "-S", str(BOOTSTRAP)]
+            return [interpreter, "-S", bootstrap]
         return [os.path.join(task_root, "bootstrap")]
+
+
+def _is_fresh(source: Path, cached: Path) -> bool:
+    try:
+        return cached.stat().st_mtime >= source.stat().st_mtime
+    except OSError:
+        return False
 
 
 def _is_real_binary(path: str) -> bool:
@@ -104,6 +125,24 @@ class RuntimeCatalog:
 
     def interpreters(self) -> dict[str, str]:
         return dict(self._interpreters)
+
+    def precompile(self) -> None:
+        """Write the runtime's bytecode for every interpreter (blocking, once at start-up):
+        inside a sandbox its folder is read-only, and cached modules start ~5 ms faster."""
+        for spec in self._specs.values():
+            if not spec.is_python:
+                continue
+            interpreter = spec.interpreter
+            tag = f"cpython-{spec.name.removeprefix('python').replace('.', '')}"
+            cache = RUNTIME_DIR / "__pycache__"
+            if all(_is_fresh(m, cache / f"{m.stem}.{tag}.pyc") for m in RUNTIME_DIR.glob("*.py")):
+                continue
+            subprocess.run(
+                [interpreter, "-m", "compileall", "-q", str(RUNTIME_DIR)],
+                capture_output=True,
+                check=False,
+                timeout=60,
+            )
 
     def python_bin_dir(self, root: Path) -> Path:
         """A folder holding `python3` and `python3.X` links, put first on PATH inside

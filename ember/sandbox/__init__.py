@@ -1,11 +1,32 @@
 """Starting, limiting, freezing, thawing and killing one execution environment's processes.
 
-Owns: the OS side of an environment (a process tree in its own session, its output
-pipe, its exit, its resource peak). Knows nothing of functions or invocations: it is
-told an argv, an environment and a folder. Must never import any other `ember` package
-but `errors` and `config`.
+Owns: the OS side of an environment — bubblewrap namespaces and mounts (`bwrap`), cgroup
+limits, the freezer and the memory peak (`cgroups`), the shell steps that start processes in
+order (`launcher`), the process tree and its output pipe (`process`), merging layer folders
+(`overlay`), and what the host allows (`capabilities`: probed once, shown by `ember doctor`).
+Knows nothing of functions or invocations: it is told an argv, an environment, folders and
+limits. Must never import any other `ember` package but `errors`, `config` and `blocking`.
 """
 
-from ember.sandbox.process import LaunchError, ProcessSandbox, SandboxSpec
+from ember.sandbox.capabilities import (
+    Capabilities,
+    Guarantee,
+    Isolation,
+    IsolationUnavailableError,
+    probe,
+    shared,
+)
+from ember.sandbox.process import LaunchError, ProcessSandbox, SandboxSpec, describe_exit
 
-__all__ = ["LaunchError", "ProcessSandbox", "SandboxSpec"]
+__all__ = [
+    "Capabilities",
+    "Guarantee",
+    "Isolation",
+    "IsolationUnavailableError",
+    "LaunchError",
+    "ProcessSandbox",
+    "SandboxSpec",
+    "describe_exit",
+    "probe",
+    "shared",
+]

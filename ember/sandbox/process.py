@@ -1,8 +1,11 @@
-"""An environment as a plain process tree in its own session (no isolation yet).
+"""One environment's process tree: started sandboxed and limited, frozen, thawed, killed.
 
-The process's stdout and stderr share one non-blocking pipe that the owner drains
-from the event loop; its exit is observed through a pidfd, so no child watcher or
-thread is needed.
+Started as `[sh ENTER: join the cgroups] → bwrap → [setpriv] → [sh COMPANIONS] → program`
+(each bracket only where it applies). The outer process is our child: its exit is the
+program's exit (bubblewrap exits with its initial process, 128+N for signal N), observed
+through a pidfd, so no child watcher or thread is needed. The sandbox's pid 1, reported by
+bubblewrap on an info pipe, is what kills the whole PID namespace at once. stdout and
+stderr of everything inside share one non-blocking pipe that the owner drains.
 """
 
 from __future__ import annotations
@@ -10,22 +13,39 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import dataclasses
+import fcntl
+import json
+import logging
 import os
 import signal
 import subprocess
+import uuid
 from collections.abc import Callable, Mapping, Sequence
+
+from ember.blocking import run_blocking
+from ember.sandbox import bwrap, launcher
+from ember.sandbox.capabilities import PIDS_MAX, Capabilities, Isolation
+from ember.sandbox.cgroups import CgroupError, Group, Limits
+
+log = logging.getLogger("ember.sandbox")
+
+_INFO_LIMIT = 5.0  # seconds bubblewrap may take to report its pid 1 (it takes ~2 ms)
 
 
 class LaunchError(Exception):
-    """The runtime's program could not be started (missing, not executable)."""
+    """The program could not be started (missing, not executable, sandbox refused)."""
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class SandboxSpec:
-    argv: Sequence[str]
+    argv: Sequence[str]  # paths as the program sees them (inside the sandbox, if any)
     env: Mapping[str, str]
     cwd: str
     memory_mb: int
+    tmp_mb: int = 512
+    binds: Sequence[tuple[str, str]] = ()  # (host folder, sandbox path), read-only
+    companions: Sequence[str] = ()  # started first; argv waits for release()
+    pids_max: int = PIDS_MAX
 
 
 def describe_exit(returncode: int) -> str:
@@ -41,42 +61,218 @@ def describe_exit(returncode: int) -> str:
     return f"Runtime exited with error: exit status {returncode}"
 
 
-class ProcessSandbox:
-    """One environment's process tree. Create with `await ProcessSandbox.launch(...)`."""
+def _high_fd(fd: int) -> int:
+    """`fd` moved to 10 or above (the companion launcher takes 3 and 4), inheritable."""
+    moved = fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
+    os.close(fd)
+    return moved
 
-    def __init__(self, proc: subprocess.Popen[bytes], output_fd: int, pidfd: int) -> None:
+
+def _close(*fds: int) -> None:
+    for fd in fds:
+        if fd >= 0:
+            with contextlib.suppress(OSError):
+                os.close(fd)
+
+
+class ProcessSandbox:
+    """One environment's processes. Create with `await ProcessSandbox.launch(spec, caps)`."""
+
+    def __init__(
+        self,
+        proc: subprocess.Popen[bytes],
+        caps: Capabilities,
+        group: Group | None,
+        output_fd: int,
+        go_fd: int,
+        report_fd: int,
+    ) -> None:
         self._proc = proc
+        self._caps = caps
+        self._group = group
         self._output_fd = output_fd
-        self._pidfd = pidfd
+        self._go_fd = go_fd  # write a line: the held program starts
+        self._report_fd = report_fd  # "<status> <name>" per companion that exits
         self._loop = asyncio.get_running_loop()
+        self._pidfd = os.pidfd_open(proc.pid)
         self._exited: asyncio.Future[int] = self._loop.create_future()
-        self._loop.add_reader(pidfd, self._on_exit)
+        self._loop.add_reader(self._pidfd, self._on_exit)
         self._on_output: Callable[[bytes], None] | None = None
+        self._on_companion_exit: Callable[[str, int], None] | None = None
+        self._report_buffer = b""
+        self._init_pidfd = -1  # the sandbox's pid 1 (bubblewrap's reaper)
+        self._pgid = proc.pid  # the program's process group
+        self.frozen = False
+        if report_fd >= 0:
+            self._loop.add_reader(report_fd, self._on_report)
+
+    # -- start ----------------------------------------------------------------------
 
     @classmethod
-    def launch(cls, spec: SandboxSpec) -> ProcessSandbox:
-        """Start the process (fork+exec, about a millisecond, so it stays on the loop)."""
-        read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
+    async def launch(cls, spec: SandboxSpec, caps: Capabilities) -> ProcessSandbox:
+        """Make the cgroup (off the loop), start the process, learn the sandbox's pid 1."""
+        group = None
+        if caps.tree is not None:
+            limits = Limits(memory_bytes=spec.memory_mb << 20, pids_max=spec.pids_max)
+            try:
+                group = await run_blocking(caps.tree.create, uuid.uuid4().hex, limits)
+            except CgroupError as exc:
+                raise LaunchError(f"cannot create the environment's cgroup: {exc}") from exc
         try:
-            proc = subprocess.Popen(
-                list(spec.argv),
+            sandbox, info_fd = cls._start(spec, caps, group)
+        except BaseException:
+            if group is not None:
+                await run_blocking(group.remove)
+            raise
+        if info_fd >= 0:
+            try:
+                await sandbox._read_info(info_fd)
+            except BaseException:
+                sandbox.kill()
+                await sandbox.close()
+                raise
+        return sandbox
+
+    @classmethod
+    def _start(
+        cls, spec: SandboxSpec, caps: Capabilities, group: Group | None
+    ) -> tuple[ProcessSandbox, int]:
+        argv = list(spec.argv)
+        go_w = report_r = info_r = -1
+        child_ends: list[int] = []
+        try:
+            if spec.companions:
+                go_r, go_w = os.pipe2(os.O_CLOEXEC)
+                report_r, report_w = os.pipe2(os.O_CLOEXEC)
+                go_r, report_w = _high_fd(go_r), _high_fd(report_w)
+                child_ends += [go_r, report_w]
+                argv = launcher.with_companions(go_r, report_w, list(spec.companions), argv)
+            cwd = spec.cwd
+            if caps.bwrap is not None:
+                if caps.setpriv is not None:
+                    argv = bwrap.drop_privileges(caps.setpriv) + argv
+                info_r, info_w = os.pipe2(os.O_CLOEXEC)
+                child_ends.append(info_w)
+                argv = [
+                    *bwrap.command(
+                        caps.bwrap,
+                        binds=spec.binds,
+                        identity=caps.identity,
+                        tmp_bytes=spec.tmp_mb << 20,
+                        cwd=spec.cwd,
+                        info_fd=info_w,
+                        unprivileged=caps.unprivileged_bwrap,
+                    ),
+                    *argv,
+                ]
+                cwd = "/"
+            files = group.enter_files() if group is not None else []
+            limits = ["-d", str(spec.memory_mb * 1024)] if caps.rlimits else []
+            if files or limits:
+                argv = launcher.enter(files, limits, argv)
+            read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
+            child_ends.append(write_fd)
+            try:
+                proc = cls._popen(argv, spec, cwd, write_fd, pass_fds=child_ends[:-1])
+            except BaseException:
+                os.close(read_fd)
+                raise
+        except BaseException:
+            _close(go_w, report_r, info_r)
+            raise
+        finally:
+            _close(*child_ends)
+        os.set_blocking(read_fd, False)
+        return cls(proc, caps, group, read_fd, go_w, report_r), info_r
+
+    @staticmethod
+    def _popen(
+        argv: list[str], spec: SandboxSpec, cwd: str, output: int, pass_fds: list[int]
+    ) -> subprocess.Popen[bytes]:
+        try:
+            return subprocess.Popen(
+                argv,
                 env=dict(spec.env),
-                cwd=spec.cwd,
+                cwd=cwd,
                 stdin=subprocess.DEVNULL,
-                stdout=write_fd,
-                stderr=write_fd,
+                stdout=output,
+                stderr=output,
                 start_new_session=True,  # its own process group: we kill the whole tree
                 close_fds=True,
+                pass_fds=pass_fds,
             )
         except OSError as exc:
-            os.close(read_fd)
-            os.close(write_fd)
             raise LaunchError(f"cannot start the runtime {spec.argv[0]!r}: {exc}") from exc
+
+    async def _read_info(self, info_fd: int) -> None:
+        """bubblewrap's `{"child-pid": N}`: the sandbox's pid 1 and the program's group."""
+        data = b""
+        readable = asyncio.Event()
+        self._loop.add_reader(info_fd, readable.set)
+        try:
+            async with asyncio.timeout(_INFO_LIMIT):
+                while True:
+                    await readable.wait()
+                    readable.clear()
+                    try:
+                        chunk = os.read(info_fd, 4096)
+                    except BlockingIOError:
+                        continue
+                    if not chunk:
+                        break
+                    data += chunk
+        except TimeoutError:
+            raise LaunchError("bubblewrap did not start the sandbox in time") from None
         finally:
+            self._loop.remove_reader(info_fd)
+            os.close(info_fd)
+        try:
+            pid = int(json.loads(data)["child-pid"])
+        except (ValueError, KeyError, TypeError):
+            try:
+                code = await asyncio.wait_for(self.wait(), _INFO_LIMIT)
+            except TimeoutError:
+                raise LaunchError("bubblewrap reported no sandbox and did not exit") from None
+            output = self._read_all_output().decode("utf-8", "replace").strip()
+            raise LaunchError(
+                f"the sandbox failed to start (exit status {code}): {output}"
+            ) from None
+        self._pgid = pid  # bubblewrap's --new-session makes pid 1 the group leader
+        with contextlib.suppress(OSError):
+            self._init_pidfd = os.pidfd_open(pid)
+
+    def release(self) -> None:
+        """Start the program held behind the companions."""
+        if self._go_fd >= 0:
             with contextlib.suppress(OSError):
-                os.close(write_fd)
-        os.set_blocking(read_fd, False)
-        return cls(proc, read_fd, os.pidfd_open(proc.pid))
+                os.write(self._go_fd, b"go\n")
+            _close(self._go_fd)
+            self._go_fd = -1
+
+    def on_companion_exit(self, callback: Callable[[str, int], None]) -> None:
+        """Called with (name, exit status) when a companion program exits."""
+        self._on_companion_exit = callback
+
+    def _on_report(self) -> None:
+        try:
+            chunk = os.read(self._report_fd, 4096)
+        except BlockingIOError:
+            return
+        except OSError:
+            chunk = b""
+        if not chunk:
+            self._loop.remove_reader(self._report_fd)
+            _close(self._report_fd)
+            self._report_fd = -1
+            return
+        lines = (self._report_buffer + chunk).split(b"\n")
+        self._report_buffer = lines.pop()
+        for line in lines:
+            status, _, name = line.decode("utf-8", "replace").partition(" ")
+            if self._on_companion_exit is not None and status.isdigit():
+                self._on_companion_exit(name, int(status))
+
+    # -- observing --------------------------------------------------------------------
 
     @property
     def pid(self) -> int:
@@ -89,10 +285,18 @@ class ProcessSandbox:
     def on_output(self, callback: Callable[[bytes], None]) -> None:
         """Deliver output chunks to `callback` as they arrive."""
         self._on_output = callback
-        self._loop.add_reader(self._output_fd, self.drain_output)
+        if self._output_fd >= 0:
+            self._loop.add_reader(self._output_fd, self.drain_output)
+
+    def _read_all_output(self) -> bytes:
+        chunks = []
+        with contextlib.suppress(OSError):
+            while chunk := os.read(self._output_fd, 65536):
+                chunks.append(chunk)
+        return b"".join(chunks)
 
     def drain_output(self) -> None:
-        """Read everything the process has written so far (also called synchronously,
+        """Read everything the processes have written so far (also called synchronously,
         when a response arrives, so its log lines are never behind it)."""
         while self._output_fd >= 0:
             try:
@@ -110,7 +314,7 @@ class ProcessSandbox:
                 self._on_output(chunk)
 
     async def wait(self) -> int:
-        """Wait for the process to exit; its return code (negative: killed by signal)."""
+        """Wait for the program to exit; its return code (negative: killed by signal)."""
         return await asyncio.shield(self._exited)
 
     def exited(self) -> asyncio.Future[int]:
@@ -120,13 +324,29 @@ class ProcessSandbox:
         self._loop.remove_reader(self._pidfd)
         returncode = self._proc.wait()
         os.close(self._pidfd)
+        self._pidfd = -1
+        if self._caps.bwrap is not None and 128 < returncode <= 128 + 64:
+            returncode = 128 - returncode  # bubblewrap reports signal N as 128+N
         if not self._exited.done():
             self._exited.set_result(returncode)
 
     def max_memory_used_mb(self) -> int:
-        """Peak resident memory of the runtime process, in MB (what REPORT shows)."""
+        """Peak memory of the environment (the cgroup's), in MB, as REPORT shows it."""
+        if self._group is not None:
+            try:
+                return max(1, round(self._group.peak_bytes() / (1 << 20)))
+            except (OSError, ValueError):
+                return 0
+        return self._rss_peak_mb()
+
+    def _rss_peak_mb(self) -> int:
+        pid = self._proc.pid
+        if self._caps.bwrap is not None:  # the program is pid 1's first child
+            children = f"/proc/{self._pgid}/task/{self._pgid}/children"
+            with contextlib.suppress(OSError, ValueError, IndexError), open(children) as listing:
+                pid = int(listing.read().split()[0])
         try:
-            with open(f"/proc/{self._proc.pid}/status", "rb") as status:
+            with open(f"/proc/{pid}/status", "rb") as status:
                 for line in status:
                     if line.startswith(b"VmHWM:"):
                         return max(1, round(int(line.split()[1]) / 1024))
@@ -134,25 +354,88 @@ class ProcessSandbox:
             pass
         return 0
 
+    def out_of_memory(self) -> bool:
+        """Whether the kernel's OOM killer struck inside this environment."""
+        return self._group is not None and self._group.oom_kills() > 0
+
+    # -- controlling ----------------------------------------------------------------
+
+    def limit_cpu(self, cpus: float | None) -> None:
+        """Set the CPU quota (after Init: Init runs at the host's speed)."""
+        if self._group is not None:
+            try:
+                self._group.set_cpus(cpus)
+            except CgroupError as exc:  # the group is going away with its processes
+                log.warning("cannot set the CPU quota: %s", exc)
+
+    def freeze(self) -> None:
+        """Stop every process of the environment until thaw()."""
+        if self.frozen or self._caps.mode is Isolation.NONE:
+            return
+        if self._group is not None:
+            self._group.freeze()
+        else:
+            self._signal_group(signal.SIGSTOP)
+        self.frozen = True
+
+    def thaw(self) -> None:
+        if not self.frozen:
+            return
+        if self._group is not None:
+            self._group.thaw()
+        else:
+            self._signal_group(signal.SIGCONT)
+        self.frozen = False
+
+    def _signal_group(self, sig: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(self._pgid, sig)
+
     def kill(self) -> None:
-        """SIGKILL the whole process group."""
-        if not self._exited.done():
+        """SIGKILL everything: the namespace's pid 1 (which takes the namespace with it),
+        both process groups, and whatever is left in the cgroup."""
+        if self._init_pidfd >= 0:
+            with contextlib.suppress(OSError):
+                signal.pidfd_send_signal(self._init_pidfd, signal.SIGKILL)
+        for pgid in {self._pgid, self._proc.pid}:
             with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self._proc.pid, signal.SIGKILL)
+                os.killpg(pgid, signal.SIGKILL)
+        if self._group is not None:
+            for pid in self._group.pids():
+                with contextlib.suppress(ProcessLookupError, PermissionError):
+                    os.kill(pid, signal.SIGKILL)
+        # Frozen tasks die of SIGKILL only once thawed (cgroup v1).
+        with contextlib.suppress(CgroupError, OSError):
+            self.thaw()
 
     async def terminate(self, grace: float) -> int:
-        """Shutdown: SIGTERM, then SIGKILL after `grace` seconds."""
+        """Shutdown: SIGTERM the program's group, then SIGKILL everything after `grace`."""
+        self.thaw()
+        self.release()  # a held program starts, sees SIGTERM, ends
         if not self._exited.done():
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(self._proc.pid, signal.SIGTERM)
+            self._signal_group(signal.SIGTERM)
             try:
                 async with asyncio.timeout(grace):
                     await self.wait()
             except TimeoutError:
-                self.kill()
+                pass
+        self.kill()  # the group, companions and daemons may outlive the program
         code = await self.wait()
-        # The group may outlive its leader (a daemonised child): make sure it is gone.
-        with contextlib.suppress(ProcessLookupError, PermissionError):
-            os.killpg(self._proc.pid, signal.SIGKILL)
         self.drain_output()
         return code
+
+    async def close(self) -> None:
+        """Release fds and remove the cgroup (after kill(): waits for the last task)."""
+        self.release()
+        for fd in (self._report_fd,):
+            if fd >= 0:
+                self._loop.remove_reader(fd)
+        _close(self._report_fd, self._init_pidfd)
+        self._report_fd = self._init_pidfd = -1
+        if self._group is not None:
+            group, self._group = self._group, None
+            try:
+                await run_blocking(group.remove)
+            except CgroupError as exc:
+                # Left for the next server's sweep; the environment itself is gone.
+                log.warning("environment cgroup not removed: %s", exc)

@@ -8,7 +8,10 @@ a slot is taken before the first await of an invocation and given back after its
         (shared by every function without a reservation)
 
 Provisioned environments are capacity already allocated: an invocation served by one
-takes no slot from the unreserved pool, but still counts toward its function's R_f.
+takes no slot from the unreserved pool, but still counts toward its function's R_f. So a
+function with R_f reserved and P_f provisioned runs at most R_f - P_f invocations on
+on-demand environments (Lambda: with R_f == P_f, anything beyond the provisioned
+environments, $LATEST included, is throttled).
 """
 
 from __future__ import annotations
@@ -37,6 +40,7 @@ class Slot:
 
     function: str
     unreserved: bool  # counted against the shared unreserved pool
+    on_demand: bool  # not served by a provisioned environment
 
 
 class Concurrency:
@@ -47,6 +51,8 @@ class Concurrency:
         self._reserved: dict[str, int] = {}
         self._provisioned: dict[str, int] = {}  # function -> provisioned total (all versions)
         self._running: collections.Counter[str] = collections.Counter()  # function -> in flight
+        # function -> in flight on on-demand environments (a reservation caps these at R - P)
+        self._on_demand: collections.Counter[str] = collections.Counter()
         self._unreserved_running = 0
         self._starts: dict[str, collections.deque[float]] = {}  # function -> new env times
 
@@ -81,21 +87,28 @@ class Concurrency:
         """Take a slot or raise the throttle Lambda would answer with."""
         reserved = self._reserved.get(function)
         if reserved is not None:
-            if self._running[function] >= reserved:
+            # Provisioned environments hold part of the reservation whether busy or not:
+            # on-demand ones get only the rest. A provisioned environment is one of the
+            # function's P_f, so taking it never exceeds R_f.
+            on_demand_cap = reserved - self._provisioned.get(function, 0)
+            if not provisioned and self._on_demand[function] >= on_demand_cap:
                 raise throttle("ReservedFunctionConcurrentInvocationLimitExceeded")
-            self._running[function] += 1
-            return Slot(function, unreserved=False)
-        if not provisioned:
-            if self._unreserved_running >= self.unreserved_capacity:
-                raise throttle("ConcurrentInvocationLimitExceeded")
-            self._unreserved_running += 1
+            slot = Slot(function, unreserved=False, on_demand=not provisioned)
+        else:
+            if not provisioned:
+                if self._unreserved_running >= self.unreserved_capacity:
+                    raise throttle("ConcurrentInvocationLimitExceeded")
+                self._unreserved_running += 1
+            slot = Slot(function, unreserved=not provisioned, on_demand=not provisioned)
         self._running[function] += 1
-        return Slot(function, unreserved=not provisioned)
+        if slot.on_demand:
+            self._on_demand[function] += 1
+        return slot
 
     def release(self, slot: Slot) -> None:
-        self._running[slot.function] -= 1
-        if self._running[slot.function] <= 0:
-            del self._running[slot.function]
+        _decrement(self._running, slot.function)
+        if slot.on_demand:
+            _decrement(self._on_demand, slot.function)
         if slot.unreserved:
             self._unreserved_running -= 1
 
@@ -112,3 +125,9 @@ class Concurrency:
         if len(starts) >= self._scale_limit:
             raise throttle("FunctionInvocationRateLimitExceeded")
         starts.append(now)
+
+
+def _decrement(counter: collections.Counter[str], key: str) -> None:
+    counter[key] -= 1
+    if counter[key] <= 0:
+        del counter[key]

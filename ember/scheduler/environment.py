@@ -1,9 +1,15 @@
-"""One execution environment: a sandboxed runtime process and its Runtime API endpoint,
-through Init, any number of Invokes, and Shutdown."""
+"""One execution environment: a sandboxed runtime (and its extensions) with its Runtime API
+endpoint, through Init, any number of Invokes, and Shutdown.
+
+Between invocations the environment is frozen. The freeze happens in the background once
+the invocation is complete (the runtime and every extension that got INVOKE are back in
+next), not on the response's path; the next invoke() waits for that task and thaws.
+"""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import dataclasses
 import datetime
 import math
@@ -11,18 +17,24 @@ import uuid
 from pathlib import Path
 from typing import Any
 
+from ember.blocking import run_blocking
 from ember.clock import Clock
 from ember.config import Settings
-from ember.runtime_api import Invocation, RuntimeEndpoint
+from ember.runtime_api import EndpointError, Invocation, RuntimeEndpoint
 from ember.runtimes import RuntimeSpec
-from ember.sandbox import LaunchError, ProcessSandbox, SandboxSpec
-from ember.sandbox.process import describe_exit
+from ember.sandbox import Capabilities, Isolation, LaunchError, ProcessSandbox, describe_exit
+from ember.sandbox import shared as shared_capabilities
+from ember.sandbox.overlay import merged
+from ember.scheduler import failures, layout
+from ember.scheduler.envlog import EnvironmentLog
+from ember.scheduler.initphase import InitPhase
 from ember.scheduler.results import InvocationResult, InvokeRequest
 from ember.scheduler.spec import EnvironmentSpec
 from ember.scheduler.states import EnvState, check_transition
-from ember.telemetry import LogStore, LogStream
+from ember.telemetry import LogStore
 
-TAIL_BYTES = 4096
+EXTENSION_SHUTDOWN = 2.0  # Lambda: 2,000 ms for extensions to handle SHUTDOWN
+SETTLE_FLOOR = 1.0  # seconds granted to reach next after a response, at the least
 
 
 class EnvironmentLostError(Exception):
@@ -46,6 +58,8 @@ class Environment:
         logs: LogStore,
         clock: Clock,
         bin_dir: Path,
+        *,
+        capabilities: Capabilities | None = None,
     ) -> None:
         self.id = uuid.uuid4().hex
         self.spec = spec
@@ -54,15 +68,29 @@ class Environment:
         self._logs = logs
         self._clock = clock
         self._bin_dir = bin_dir
+        self._caps = capabilities or shared_capabilities(
+            Isolation(settings.isolation), settings.data_dir / "sandbox"
+        )
         self.state = EnvState.STARTING
         self.last_used = clock.monotonic()
         self.invocations = 0
-        self._endpoint = RuntimeEndpoint()
+        self._endpoint = RuntimeEndpoint(
+            metadata={
+                "functionName": spec.function_name,
+                "functionVersion": spec.version,
+                "handler": spec.handler,
+            }
+        )
         self._sandbox: ProcessSandbox | None = None
-        self._stream: LogStream | None = None
-        self._partial = b""
-        self._tail: list[bytes] | None = None
+        self._output = EnvironmentLog()
         self._init_duration_ms: float | None = None
+        # Completes the last invocation (waits for next), then freezes; owned here.
+        self._settling: asyncio.Task[None] | None = None
+        self._wanted = False  # an invoke waits on _settling: do not freeze
+        self._broken: str | None = None  # why this environment must not be reused
+        self._companions: set[str] = set()  # external extensions still running
+        self._companions_gone = asyncio.Event()
+        self._crash: asyncio.Future[tuple[str, int]] = asyncio.get_running_loop().create_future()
 
     # -- state ------------------------------------------------------------------------
 
@@ -72,8 +100,11 @@ class Environment:
 
     @property
     def alive(self) -> bool:
-        return self.state in (EnvState.IDLE, EnvState.BUSY, EnvState.STARTING) and (
-            self._sandbox is not None and self._sandbox.returncode is None
+        return (
+            self.state in (EnvState.IDLE, EnvState.BUSY, EnvState.STARTING)
+            and self._broken is None
+            and self._sandbox is not None
+            and self._sandbox.returncode is None
         )
 
     @property
@@ -84,140 +115,133 @@ class Environment:
     # -- logs -------------------------------------------------------------------------
 
     def _log(self, line: str) -> None:
-        data = line if line.endswith("\n") else line + "\n"
-        if self._stream is not None:
-            self._stream.write(data)
-        if self._tail is not None:
-            self._tail.append(data.encode())
-
-    def _on_output(self, chunk: bytes) -> None:
-        lines = (self._partial + chunk).split(b"\n")
-        self._partial = lines.pop()
-        for line in lines:
-            self._log(line.decode("utf-8", "replace") + "\n")
+        self._output.write(line)
 
     def _flush_output(self) -> None:
-        if self._sandbox is not None:
-            self._sandbox.drain_output()
-        if self._partial:
-            partial, self._partial = self._partial, b""
-            self._log(partial.decode("utf-8", "replace"))
+        self._output.flush(self._sandbox.drain_output if self._sandbox is not None else None)
+
+    def _on_companion_exit(self, name: str, status: int) -> None:
+        self._companions.discard(name)
+        if not self._companions:
+            self._companions_gone.set()
+        if self.state is EnvState.STOPPING:
+            return
+        # Lambda resets an environment whose extension dies; during Init it fails Init.
+        self._broken = f"extension {name} exited with status {status}"
+        if not self._crash.done():
+            self._crash.set_result((name, status))
 
     # -- Init -------------------------------------------------------------------------
 
-    def _process_env(self, address: str, stream: str) -> dict[str, str]:
-        spec = self.spec
-        env = {
-            "PATH": f"{self._bin_dir}:/usr/local/bin:/usr/bin:/bin",
-            "LANG": "en_US.UTF-8",
-            "TZ": ":UTC",
-            "LD_LIBRARY_PATH": "/usr/local/lib:/usr/lib:/lib",
-        }
-        env.update(spec.environment)
-        env.update(
-            {
-                "AWS_LAMBDA_FUNCTION_NAME": spec.function_name,
-                "AWS_LAMBDA_FUNCTION_VERSION": spec.version,
-                "AWS_LAMBDA_FUNCTION_MEMORY_SIZE": str(spec.memory_size),
-                "AWS_LAMBDA_LOG_GROUP_NAME": spec.log_group,
-                "AWS_LAMBDA_LOG_STREAM_NAME": stream,
-                "AWS_REGION": self._settings.region,
-                "AWS_DEFAULT_REGION": self._settings.region,
-                "_HANDLER": spec.handler,
-                "LAMBDA_TASK_ROOT": spec.code_path,
-                "LAMBDA_RUNTIME_DIR": str(Path(self._runtime.argv(spec.code_path)[-1]).parent),
-                "AWS_LAMBDA_RUNTIME_API": address,
-                "AWS_LAMBDA_INITIALIZATION_TYPE": spec.initialization_type,
-            }
-        )
-        if self._runtime.is_python:
-            # Lambda sets this for its managed runtimes only, not for `provided`.
-            env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{spec.runtime}"
-        return env
-
     async def start(self) -> InvocationResult | None:
-        """Run Init. None when the runtime is ready; else the failure, as a result."""
-        started = self._clock.monotonic()
+        """Run Init: Extension Init, Runtime Init, Function Init, all within the Init
+        budget. None when the runtime and extensions are ready; else the failure."""
+        spec = self.spec
         stream_name = self.log_stream_name
-        self._stream = self._logs.open_stream(self.spec.log_group, stream_name)
+        self._output.open(self._logs, spec.log_group, stream_name)
         address = await self._endpoint.start()
-        argv = self._runtime.argv(self.spec.code_path)
-        try:
-            self._sandbox = ProcessSandbox.launch(
-                SandboxSpec(
-                    argv=argv,
-                    env=self._process_env(address, stream_name),
-                    cwd=self.spec.code_path,
-                    memory_mb=self.spec.memory_size,
-                )
-            )
-        except LaunchError as exc:
-            self._log(f"INIT_REPORT Init Duration: 0.00 ms\tPhase: init\tStatus: error\t{exc}")
-            # Lambda's words when a custom runtime has no usable bootstrap.
-            return InvocationResult.platform_error(
-                "Runtime.InvalidEntrypoint",
-                f"RequestId: {uuid.uuid4()} Error: Couldn't find valid bootstrap(s): [{argv[0]}]",
-                init_duration_ms=0.0,
-            )
-        self._sandbox.on_output(self._on_output)
-        ready = asyncio.ensure_future(self._endpoint.wait_ready())
-        exited = self._sandbox.exited()
-        waiters: set[asyncio.Future[Any]] = {ready, exited}
-        done, _ = await asyncio.wait(
-            waiters,
-            timeout=self._settings.init_timeout,
-            return_when=asyncio.FIRST_COMPLETED,
+        opt_dir = None
+        if spec.layer_paths:
+            folder = await run_blocking(merged, spec.layer_paths, self._settings.data_dir / "opt")
+            opt_dir = str(folder)
+        ctx = layout.Context(
+            sandboxed=self._caps.namespaces,
+            region=self._settings.region,
+            bin_dir=self._bin_dir,
+            opt_dir=opt_dir,
+            address=address,
+            stream=stream_name,
         )
+        plan = await run_blocking(layout.plan, spec, self._runtime, ctx)
+        started = self._clock.monotonic()
+        if plan.missing_entrypoint is not None:
+            return self._launch_failed(plan.missing_entrypoint, "no executable bootstrap")
+        self._endpoint.declare_external_extensions(plan.extensions)
+        self._companions = set(plan.extensions)
+        try:
+            self._sandbox = await ProcessSandbox.launch(plan.sandbox, self._caps)
+        except LaunchError as exc:
+            return self._launch_failed(plan.sandbox.argv[0], str(exc))
+        self._sandbox.on_output(self._output.output)
+        self._sandbox.on_companion_exit(self._on_companion_exit)
+        init = InitPhase(
+            self._endpoint,
+            self._sandbox,
+            self._crash,
+            self._clock,
+            self._settings.init_timeout - (self._clock.monotonic() - started),
+            self._log,
+        )
+        failure = await init.run(plan.extensions)
         self._init_duration_ms = (self._clock.monotonic() - started) * 1000
-        if ready in done:
-            init_error = ready.result()
-            if init_error is None:
-                self._move(EnvState.IDLE)
-                return None
+        if failure is not None:
             self._flush_output()
             self._log(
                 f"INIT_REPORT Init Duration: {self._init_duration_ms:.2f} ms\tPhase: init\t"
-                f"Status: error\tError Type: {init_error.error_type}"
+                + (
+                    "Status: timeout"
+                    if failure.error_type == "Sandbox.Timedout"
+                    else f"Status: error\tError Type: {failure.error_type}"
+                )
             )
-            return InvocationResult(
-                payload=init_error.body,
-                function_error="Unhandled",
-                error_type=init_error.error_type,
-                init_duration_ms=self._init_duration_ms,
-            )
-        ready.cancel()
-        self._flush_output()
-        if exited in done:
-            reason = describe_exit(exited.result())
-            self._log(
-                f"INIT_REPORT Init Duration: {self._init_duration_ms:.2f} ms\tPhase: init\t"
-                "Status: error\tError Type: Runtime.ExitError"
-            )
-            return InvocationResult.platform_error(
-                "Runtime.ExitError",
-                f"RequestId: {uuid.uuid4()} Error: {reason}",
-                init_duration_ms=self._init_duration_ms,
-            )
-        self._log(
-            f"INIT_REPORT Init Duration: {self._init_duration_ms:.2f} ms\tPhase: init\t"
-            "Status: timeout"
-        )
-        return InvocationResult.platform_error(
-            "Sandbox.Timedout",
-            f"RequestId: {uuid.uuid4()} Error: Init timed out after "
-            f"{self._settings.init_timeout:.2f} seconds",
-            init_duration_ms=self._init_duration_ms,
-        )
+            return dataclasses.replace(failure, init_duration_ms=self._init_duration_ms)
+        # Init runs at the host's speed; invocations get Lambda's share of a CPU.
+        self._sandbox.limit_cpu(self._caps.cpus(spec.memory_size))
+        self._move(EnvState.IDLE)
+        return None
+
+    def _launch_failed(self, program: str, detail: str) -> InvocationResult:
+        self._log(f"INIT_REPORT Init Duration: 0.00 ms\tPhase: init\tStatus: error\t{detail}")
+        return failures.launch_failed(program)
 
     # -- Invoke -----------------------------------------------------------------------
 
+    async def _ready_for_invoke(self) -> None:
+        """Wait for the last invocation to complete (and its freeze); thaw."""
+        assert self._sandbox is not None
+        task = self._settling
+        if task is not None:
+            self._wanted = True
+            try:
+                await asyncio.shield(task)
+            finally:
+                self._wanted = False
+                self._settling = None
+        if self._broken is not None or self._sandbox.returncode is not None:
+            reason = self._broken or describe_exit(self._sandbox.returncode or 0)
+            raise EnvironmentLostError(reason)
+        self._sandbox.thaw()
+
+    async def _settle(self, deadline: float) -> None:
+        """Complete the invocation (the runtime and extensions back in next), then freeze."""
+        assert self._sandbox is not None
+        try:
+            async with asyncio.timeout(max(SETTLE_FLOOR, deadline - self._clock.monotonic())):
+                await self._endpoint.wait_idle()
+        except TimeoutError:
+            self._broken = "the invocation did not complete (no next) within its timeout"
+            return
+        except EndpointError as exc:
+            self._broken = f"the runtime went away: {exc}"
+            return
+        failed = self._endpoint.extension_failure()
+        if failed is not None:
+            self._broken = f"extension {failed.name} reported {failed.error_type}"
+            return
+        if not self._wanted and self.state is EnvState.IDLE:
+            try:
+                self._sandbox.freeze()
+            except OSError as exc:
+                self._broken = f"cannot freeze: {exc}"
+
     async def invoke(self, request: InvokeRequest) -> InvocationResult:
         assert self._sandbox is not None
+        await self._ready_for_invoke()
         self._move(EnvState.BUSY)
         spec = self.spec
         rid = request.request_id
         cold_init, self._init_duration_ms = self._init_duration_ms, None
-        self._tail = [] if request.want_log_tail else None
+        self._output.start_tail(request.want_log_tail)
         self._log(f"START RequestId: {rid} Version: {spec.version}")
         started = self._clock.monotonic()
         deadline_ms = int(self._clock.wall() * 1000) + spec.timeout * 1000
@@ -262,17 +286,13 @@ class Environment:
             # before taking this invocation.
             self._flush_output()
             self._log(f"END RequestId: {rid}")
-            self._tail = None
+            self._output.take_tail()
             raise EnvironmentLostError(describe_exit(exited.result()))
         elif exited in done:
             self._flush_output()
-            reason = describe_exit(exited.result())
-            result = InvocationResult.platform_error(
-                "Runtime.ExitError",
-                f"RequestId: {rid} Error: {reason}",
-                executed_version=spec.version,
-            )
-            status = "\tStatus: error\tError Type: Runtime.ExitError"
+            oom = self._sandbox.out_of_memory()
+            result = failures.runtime_exited(rid, exited.result(), oom, spec.version)
+            status = f"\tStatus: error\tError Type: {result.error_type}"
         else:
             # Lambda stops a timed-out environment; its next invoke gets a fresh Init.
             self._sandbox.kill()
@@ -281,11 +301,7 @@ class Environment:
                 f"{_iso_now(self._clock.wall())} {rid} Task timed out after "
                 f"{spec.timeout:.2f} seconds"
             )
-            result = InvocationResult.platform_error(
-                "Sandbox.Timedout",
-                f"RequestId: {rid} Error: Task timed out after {spec.timeout:.2f} seconds",
-                executed_version=spec.version,
-            )
+            result = failures.invoke_timed_out(rid, spec.timeout, spec.version)
             status = "\tStatus: timeout"
         self._log(f"END RequestId: {rid}")
         report = (
@@ -297,10 +313,14 @@ class Environment:
         if cold_init is not None:
             report += f"Init Duration: {cold_init:.2f} ms\t"
         self._log(report + status)
-        tail = b"".join(self._tail)[-TAIL_BYTES:] if self._tail is not None else b""
-        self._tail = None
+        tail = self._output.take_tail()
         if self._sandbox.returncode is None and result.error_type != "Sandbox.Timedout":
             self._move(EnvState.IDLE)
+            # The client's response goes now; completing the invocation and freezing are
+            # the background's (they must not add to the response's latency).
+            self._settling = asyncio.create_task(
+                self._settle(started + spec.timeout), name=f"settle-{self.id}"
+            )
         return dataclasses.replace(
             result, log_tail=tail, duration_ms=duration, init_duration_ms=cold_init
         )
@@ -308,16 +328,37 @@ class Environment:
     # -- Shutdown ---------------------------------------------------------------------
 
     async def shutdown(self) -> None:
-        """SIGTERM, a grace period, SIGKILL; then release the endpoint and the stream."""
+        """SHUTDOWN to the extensions (2 s to exit), SIGTERM to the runtime, a grace period,
+        SIGKILL; then release the cgroup, the endpoint and the log stream."""
         if self.state in (EnvState.STOPPING, EnvState.DEAD):
             return
         self._move(EnvState.STOPPING)
         try:
+            if self._settling is not None:
+                self._settling.cancel()
+                with contextlib.suppress(asyncio.CancelledError):
+                    await self._settling
+                self._settling = None
             if self._sandbox is not None:
+                self._sandbox.thaw()
+                await self._shutdown_extensions()
                 await self._sandbox.terminate(self._settings.shutdown_grace)
                 self._flush_output()
+                await self._sandbox.close()
         finally:
             await self._endpoint.close()
-            if self._stream is not None:
-                self._stream.close()
+            self._output.close()
             self._move(EnvState.DEAD)
+
+    async def _shutdown_extensions(self) -> None:
+        assert self._sandbox is not None
+        if self._sandbox.returncode is not None or not self._companions:
+            return
+        reason = "spindown" if self._broken is None else "failure"
+        deadline_ms = int(self._clock.wall() * 1000 + EXTENSION_SHUTDOWN * 1000)
+        if not self._endpoint.shutdown_extensions(reason, deadline_ms):
+            return
+        # Lambda waits for the extensions to exit, up to the deadline, then kills them.
+        with contextlib.suppress(TimeoutError):
+            async with asyncio.timeout(EXTENSION_SHUTDOWN):
+                await self._companions_gone.wait()

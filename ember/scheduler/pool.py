@@ -222,7 +222,13 @@ class Scheduler:
                 )
                 for _ in range(batch)
             ]  # fmt: skip
-            failures = await asyncio.gather(*(env.start() for env in envs))
+            try:
+                failures = await asyncio.gather(*(env.start() for env in envs))
+            except asyncio.CancelledError:
+                # The target changed (or the server stops) mid-Init: these belong to no pool
+                # yet, so nothing else would ever shut their processes down.
+                await asyncio.gather(*(self._shutdown(env) for env in envs))
+                raise
             for env, failure in zip(envs, failures, strict=True):
                 if failure is None:
                     pool.provisioned.add(env)
@@ -319,7 +325,10 @@ class Scheduler:
             raise
         pool.busy.discard(env)
         current = self._current_revision.get(env.spec.pool_key) == env.spec.revision_id
-        if env.state is EnvState.IDLE and env.alive and current:
+        # A provisioned environment busy when its target dropped (config deleted or lowered)
+        # goes now, as the idle ones went then.
+        surplus = env in pool.provisioned and len(pool.provisioned) > pool.provisioned_target
+        if env.state is EnvState.IDLE and env.alive and current and not surplus:
             if env in pool.provisioned:
                 pool.ready_provisioned.append(env)
             else:

@@ -19,6 +19,9 @@ class EnvironmentSpec:
     environment: Mapping[str, str]
     code_path: str
     log_group: str
+    ephemeral_storage: int = 512  # MB of /tmp
+    # The unpacked folders of the function's layers, in order (later ones win in /opt).
+    layer_paths: tuple[str, ...] = ()
     # AWS_LAMBDA_INITIALIZATION_TYPE: "on-demand" or "provisioned-concurrency".
     initialization_type: str = "on-demand"
 

@@ -2,10 +2,13 @@
 
 Each invocation appends one JSON line (time, request id, event, client context's custom
 map, invoked ARN) to RECORD_DIR/<function name>.jsonl with a single O_APPEND write, so
-concurrent environments never interleave lines. An event {"fail": true} then raises.
+concurrent environments never interleave lines. An event {"fail": true} then raises
+(unless the function is a sink: FAIL_ON_FLAG=0, as a dead-letter function receiving such
+an event must not). SLEEP_MS makes each invocation take that long first.
 
-Ember has no sandbox isolation yet, so the function writes straight to a host folder;
-once environments are isolated, RECORD_DIR must be a folder bind-mounted into them.
+The function writes straight to a host folder, which a bubblewrap sandbox hides (its
+root is read-only and /tmp private): servers running recorders start with ISOLATION
+(`--isolation none`) until the sandbox can bind-mount a writable test folder.
 """
 
 from __future__ import annotations
@@ -15,12 +18,16 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from tests.e2e.harness import create_function
+from tests.e2e.apicalls import deploy
+
+# `ember serve` arguments that let a recorder reach RECORD_DIR.
+ISOLATION = ("--isolation", "none")
 
 RECORDER = """
 import json, os, time
 
 def handler(event, context):
+    time.sleep(float(os.environ.get("SLEEP_MS", "0")) / 1000)
     custom = context.client_context.custom if context.client_context else None
     line = json.dumps({
         "t": time.time(),
@@ -35,21 +42,29 @@ def handler(event, context):
         os.write(fd, line.encode())
     finally:
         os.close(fd)
-    if isinstance(event, dict) and event.get("fail"):
+    if os.environ["FAIL_ON_FLAG"] == "1" and isinstance(event, dict) and event.get("fail"):
         raise RuntimeError("poison " + str(event.get("id")))
     return {"seen": event}
 """
 
 
-def create_recorder(lam: Any, name: str, record_dir: Path, **kwargs: Any) -> str:
-    """Create a recording function (Active on return); returns its ARN."""
-    config = create_function(
-        lam,
-        name,
-        RECORDER,
-        Environment={"Variables": {"RECORD_DIR": str(record_dir)}},
-        **kwargs,
-    )
+def create_recorder(
+    lam: Any,
+    name: str,
+    record_dir: Path,
+    sleep_ms: float = 0,
+    *,
+    sink: bool = False,
+    **kwargs: Any,
+) -> str:
+    """Create a recording function (Active on return); returns its ARN. A `sink` records
+    and succeeds whatever it gets."""
+    variables = {
+        "RECORD_DIR": str(record_dir),
+        "SLEEP_MS": str(sleep_ms),
+        "FAIL_ON_FLAG": "0" if sink else "1",
+    }
+    config = deploy(lam, name, {"app.py": RECORDER}, Environment={"Variables": variables}, **kwargs)
     arn: str = config["FunctionArn"]
     return arn
 

@@ -17,7 +17,7 @@ import pytest
 
 from tests.e2e.apicalls import expect_error, outcome_of
 from tests.e2e.harness import Server, aws_cli, create_function, run_server, wait_until
-from tests.e2e.recorder import create_recorder, records
+from tests.e2e.recorder import ISOLATION, create_recorder, records
 
 pytestmark = pytest.mark.e2e
 
@@ -26,6 +26,7 @@ FIRST_RETRY, SECOND_RETRY = 60 * SCALE, 120 * SCALE
 SLACK = 0.5  # seconds a retry may run late (a cold start, a busy CI machine)
 ISO_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 NOOP = "def handler(event, context):\n    return None\n"
+RECORDING = ("--async-delay-scale", str(SCALE), *ISOLATION)
 
 
 def _name(prefix: str) -> str:
@@ -40,9 +41,7 @@ def record_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
 @pytest.fixture(scope="module")
 def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     root = tmp_path_factory.mktemp("ember-async")
-    with run_server(
-        root / "data", "--async-delay-scale", str(SCALE), "--idle-timeout", "60"
-    ) as server:
+    with run_server(root / "data", *RECORDING, "--idle-timeout", "60") as server:
         yield server
 
 
@@ -175,7 +174,7 @@ def test_function_errors_retry_on_lambdas_schedule_with_one_request_id(
     lam: Any, record_dir: Path
 ) -> None:
     name, _ = recorder(lam, record_dir, "retry")
-    sink, sink_arn = recorder(lam, record_dir, "retry-sink")
+    sink, sink_arn = recorder(lam, record_dir, "retry-sink", sink=True)
     lam.put_function_event_invoke_config(
         FunctionName=name, DestinationConfig={"OnFailure": {"Destination": sink_arn}}
     )  # default: 2 retries
@@ -196,7 +195,7 @@ def test_function_errors_retry_on_lambdas_schedule_with_one_request_id(
 def test_a_poison_event_reaches_the_dead_letter_function_after_exactly_its_attempts(
     lam: Any, record_dir: Path, retries: int
 ) -> None:
-    dlq, dlq_arn = recorder(lam, record_dir, "dlq")
+    dlq, dlq_arn = recorder(lam, record_dir, "dlq", sink=True)
     name, _ = recorder(lam, record_dir, "poison", DeadLetterConfig={"TargetArn": dlq_arn})
     lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=retries)
     event = {"fail": True, "id": f"poison-{retries}"}
@@ -220,7 +219,7 @@ def test_an_event_older_than_its_maximum_age_fails_as_event_age_exceeded(
     """Scaled: age 60 -> 0.6 s, which the first retry (at 0.6 s) does not beat; 100 ->
     1.0 s: the first retry runs, the second (at 1.8 s) would be too old."""
     name, _ = recorder(lam, record_dir, "aged")
-    sink, sink_arn = recorder(lam, record_dir, "aged-sink")
+    sink, sink_arn = recorder(lam, record_dir, "aged-sink", sink=True)
     lam.put_function_event_invoke_config(
         FunctionName=name,
         MaximumEventAgeInSeconds=age,
@@ -241,13 +240,79 @@ def test_an_event_older_than_its_maximum_age_fails_as_event_age_exceeded(
     assert record["t"] - attempts[0]["t"] < age * SCALE + SLACK
 
 
+def test_an_event_for_an_alias_follows_the_aliases_config(lam: Any, record_dir: Path) -> None:
+    name, arn = recorder(lam, record_dir, "aliased")
+    sink, sink_arn = recorder(lam, record_dir, "aliased-sink", sink=True)
+    version = lam.publish_version(FunctionName=name)["Version"]
+    lam.create_alias(FunctionName=name, Name="live", FunctionVersion=version)
+    lam.put_function_event_invoke_config(
+        FunctionName=name,
+        Qualifier="live",
+        MaximumRetryAttempts=0,
+        DestinationConfig={"OnFailure": {"Destination": sink_arn}},
+    )  # $LATEST keeps the default of two retries
+    request_id = send(lam, f"{name}:live", {"fail": True, "id": "alias"})
+    record = wait_record(
+        record_dir, sink, lambda r: r["event"]["requestContext"]["requestId"] == request_id
+    )
+    context = record["event"]["requestContext"]
+    assert (context["functionArn"], context["approximateInvokeCount"]) == (f"{arn}:live", 1)
+    assert record["event"]["responseContext"]["executedVersion"] == version
+    (run,) = runs_of(record_dir, name, request_id)
+    assert run["invoked_arn"] == f"{arn}:live"
+
+
+def test_an_event_for_a_missing_alias_is_refused(lam: Any) -> None:
+    name = _name("no-alias")
+    create_function(lam, name, NOOP)
+    expect_error(
+        lambda: lam.invoke(FunctionName=name, Qualifier="nope", InvocationType="Event"),
+        "ResourceNotFoundException",
+        404,
+        f"Function not found: arn:aws:lambda:us-east-1:000000000000:function:{name}:nope",
+    )
+
+
+def test_throttled_events_back_off_without_using_attempts_then_run(
+    lam: Any, record_dir: Path
+) -> None:
+    """Reserved concurrency 0 throttles every attempt: the event backs off (1 s doubling,
+    scaled) until its maximum age and fails with no invocation counted; once the function
+    may run again, new events run."""
+    name, arn = recorder(lam, record_dir, "throttled")
+    sink, sink_arn = recorder(lam, record_dir, "throttled-sink", sink=True)
+    lam.put_function_event_invoke_config(
+        FunctionName=name,
+        MaximumEventAgeInSeconds=60,  # 0.6 s: about six backoffs
+        DestinationConfig={"OnFailure": {"Destination": sink_arn}},
+    )
+    lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
+    request_id = send(lam, name, {"n": "throttled"})
+    record = wait_record(
+        record_dir, sink, lambda r: r["event"]["requestContext"]["requestId"] == request_id
+    )["event"]
+    assert record["requestContext"] == {
+        "requestId": request_id,
+        "functionArn": f"{arn}:$LATEST",
+        "condition": "EventAgeExceeded",
+        "approximateInvokeCount": 0,
+    }
+    assert record["responseContext"] == {"statusCode": 429}
+    assert record["responsePayload"]["errorType"] == "TooManyRequestsException"
+    assert runs_of(record_dir, name, request_id) == []
+
+    lam.delete_function_concurrency(FunctionName=name)
+    again = send(lam, name, {"n": "free"})
+    wait_record(record_dir, name, lambda r: r["request_id"] == again)
+
+
 # -- destinations ---------------------------------------------------------------------------
 
 
 def test_destinations_receive_lambdas_invocation_record(lam: Any, record_dir: Path) -> None:
     name, arn = recorder(lam, record_dir, "dest")
-    ok, ok_arn = recorder(lam, record_dir, "dest-ok")
-    bad, bad_arn = recorder(lam, record_dir, "dest-bad")
+    ok, ok_arn = recorder(lam, record_dir, "dest-ok", sink=True)
+    bad, bad_arn = recorder(lam, record_dir, "dest-bad", sink=True)
     lam.put_function_event_invoke_config(
         FunctionName=name,
         MaximumRetryAttempts=0,
@@ -355,7 +420,7 @@ def test_dropped_events_show_in_the_queue_listing(srv: Server, lam: Any, record_
 
 
 def test_dead_letter_config_is_kept_shown_and_checked(lam: Any, record_dir: Path) -> None:
-    _, dlq_arn = recorder(lam, record_dir, "dl-target")
+    _, dlq_arn = recorder(lam, record_dir, "dl-target", sink=True)
     name, _ = recorder(lam, record_dir, "dl-owner", DeadLetterConfig={"TargetArn": dlq_arn})
     assert lam.get_function_configuration(FunctionName=name)["DeadLetterConfig"] == {
         "TargetArn": dlq_arn

@@ -95,8 +95,9 @@ def test_reserved_environment_variables(lam: Any, echo: str) -> None:
     assert env["AWS_LAMBDA_LOG_STREAM_NAME"] == doc["log_stream_name"]
     assert env["AWS_REGION"] == env["AWS_DEFAULT_REGION"] == "us-east-1"
     assert env["_HANDLER"] == "app.handler"
-    assert Path(env["LAMBDA_TASK_ROOT"]).is_dir()
-    assert env["LAMBDA_RUNTIME_DIR"]
+    # Lambda's paths: the environment's code and runtime are mounted there.
+    assert env["LAMBDA_TASK_ROOT"] == "/var/task"
+    assert env["LAMBDA_RUNTIME_DIR"] == "/var/runtime"
     assert env["AWS_LAMBDA_RUNTIME_API"].startswith("127.0.0.1:")
     assert env["AWS_EXECUTION_ENV"] == "AWS_Lambda_python3.11"
     assert env["AWS_LAMBDA_INITIALIZATION_TYPE"] == "on-demand"

@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import json
-import os
+import threading
 import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
@@ -25,14 +26,20 @@ def _invoke(lam: Any, name: str, payload: Any = None) -> tuple[dict[str, Any], A
     return resp, json.loads(resp["Payload"].read() or b"null")
 
 
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    # A zombie still answers kill(0); it has exited all the same.
-    with open(f"/proc/{pid}/stat") as stat:
-        return stat.read().split(")")[-1].split()[0] != "Z"
+def _alive(stream: str) -> bool:
+    """Whether any process of the environment with this log stream still runs. Inside a
+    sandbox every runtime is pid 2 of its own PID namespace, so environments are told
+    apart by their log stream, which their processes carry in their environment."""
+    marker = f"AWS_LAMBDA_LOG_STREAM_NAME={stream}".encode() + b"\0"
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            if marker in (entry / "environ").read_bytes():  # a zombie's is empty
+                return True
+        except OSError:
+            continue
+    return False
 
 
 WARM = """
@@ -46,7 +53,7 @@ def handler(event, context):
         f.write("x")
     with open(path) as f:
         files = len(f.read())
-    return {"count": COUNT, "files": files, "pid": os.getpid(), "stream": context.log_stream_name}
+    return {"count": COUNT, "files": files, "stream": context.log_stream_name}
 """
 
 
@@ -68,7 +75,7 @@ def test_cold_then_warm_keeps_globals_and_tmp(lam: Any) -> None:
     _, second = _invoke(lam, name)
     assert (first["count"], first["files"]) == (1, 1)
     assert (second["count"], second["files"]) == (2, 2)
-    assert first["pid"] == second["pid"]
+    assert first["stream"] == second["stream"]
 
 
 def test_concurrent_invokes_get_their_own_environments(lam: Any) -> None:
@@ -76,11 +83,11 @@ def test_concurrent_invokes_get_their_own_environments(lam: Any) -> None:
     create_function(
         lam,
         name,
-        "import time, os\ndef handler(e, c):\n    time.sleep(0.5)\n    return os.getpid()\n",
+        "import time\ndef handler(e, c):\n    time.sleep(0.5)\n    return c.log_stream_name\n",
     )
     with ThreadPoolExecutor(4) as pool:
-        pids = list(pool.map(lambda _: _invoke(lam, name)[1], range(4)))
-    assert len(set(pids)) == 4
+        streams = list(pool.map(lambda _: _invoke(lam, name)[1], range(4)))
+    assert len(set(streams)) == 4
 
 
 def test_update_replaces_warm_environments(lam: Any) -> None:
@@ -91,8 +98,8 @@ def test_update_replaces_warm_environments(lam: Any) -> None:
     lam.get_waiter("function_updated_v2").wait(FunctionName=name)
     _, after = _invoke(lam, name)
     assert after["count"] == 1
-    assert after["pid"] != before["pid"]
-    wait_until(lambda: not _alive(before["pid"]))
+    assert after["stream"] != before["stream"]
+    wait_until(lambda: not _alive(before["stream"]))
 
 
 @pytest.mark.parametrize(
@@ -121,24 +128,40 @@ def test_init_errors_are_reported_as_lambda_does(
     assert doc["requestId"] == ""
 
 
-def test_init_is_retried_on_the_next_invoke(lam: Any, tmp_path: Path) -> None:
-    marker = tmp_path / "failed-once"
-    code = (
-        "import os\n"
-        f"M = {str(marker)!r}\n"
-        "if not os.path.exists(M):\n"
-        "    open(M, 'w').close()\n"
-        "    raise RuntimeError('first init fails')\n"
-        "def handler(e, c):\n    return 'recovered'\n"
-    )
-    name = _name("retry")
-    create_function(lam, name, code)
-    resp, doc = _invoke(lam, name)
-    assert resp["FunctionError"] == "Unhandled"
-    assert doc["errorMessage"] == "first init fails"
-    resp, doc = _invoke(lam, name)
+def test_init_is_retried_on_the_next_invoke(lam: Any) -> None:
+    # Each environment's files are its own (a fresh /tmp), so the test counts the Init
+    # attempts: its little HTTP server answers the attempt's number.
+    attempts: list[int] = []
+
+    class Counter(BaseHTTPRequestHandler):
+        def do_GET(self) -> None:
+            attempts.append(1)
+            self.send_response(200)
+            self.end_headers()
+            self.wfile.write(str(len(attempts)).encode())
+
+        def log_message(self, *args: Any) -> None:
+            pass
+
+    with ThreadingHTTPServer(("127.0.0.1", 0), Counter) as counter:
+        threading.Thread(target=counter.serve_forever, daemon=True).start()
+        code = (
+            "import urllib.request\n"
+            f"N = urllib.request.urlopen('http://127.0.0.1:{counter.server_address[1]}/').read()\n"
+            "if N == b'1':\n"
+            "    raise RuntimeError('first init fails')\n"
+            "def handler(e, c):\n    return 'recovered'\n"
+        )
+        name = _name("retry")
+        create_function(lam, name, code)
+        resp, doc = _invoke(lam, name)
+        assert resp["FunctionError"] == "Unhandled"
+        assert doc["errorMessage"] == "first init fails"
+        resp, doc = _invoke(lam, name)
+        counter.shutdown()
     assert "FunctionError" not in resp
     assert doc == "recovered"
+    assert len(attempts) == 2
 
 
 def test_init_error_then_fixed_code(lam: Any) -> None:
@@ -159,19 +182,19 @@ def test_timeout_destroys_the_environment(lam: Any) -> None:
         "import os, time\n"
         "def handler(e, c):\n"
         "    if e.get('sleep'):\n        time.sleep(30)\n"
-        "    return os.getpid()\n"
+        "    return c.log_stream_name\n"
     )
     create_function(lam, name, code, Timeout=1)
-    _, pid = _invoke(lam, name)
+    _, env = _invoke(lam, name)
     started = time.monotonic()
     resp, doc = _invoke(lam, name, {"sleep": True})
     assert time.monotonic() - started < 10
     assert resp["FunctionError"] == "Unhandled"
     assert doc["errorType"] == "Sandbox.Timedout"
     assert doc["errorMessage"].endswith("Task timed out after 1.00 seconds")
-    wait_until(lambda: not _alive(pid))
-    _, new_pid = _invoke(lam, name)
-    assert new_pid != pid
+    wait_until(lambda: not _alive(env))
+    _, new_env = _invoke(lam, name)
+    assert new_env != env
 
 
 def test_crash_answers_exit_error_and_is_replaced(lam: Any) -> None:
@@ -180,16 +203,16 @@ def test_crash_answers_exit_error_and_is_replaced(lam: Any) -> None:
         "import os\n"
         "def handler(e, c):\n"
         "    if e.get('crash'):\n        os._exit(3)\n"
-        "    return os.getpid()\n"
+        "    return c.log_stream_name\n"
     )
     create_function(lam, name, code)
-    _, pid = _invoke(lam, name)
+    _, env = _invoke(lam, name)
     resp, doc = _invoke(lam, name, {"crash": True})
     assert resp["FunctionError"] == "Unhandled"
     assert doc["errorType"] == "Runtime.ExitError"
     assert doc["errorMessage"].endswith("Error: Runtime exited with error: exit status 3")
-    _, new_pid = _invoke(lam, name)
-    assert new_pid != pid
+    _, new_env = _invoke(lam, name)
+    assert new_env != env
 
 
 def test_init_timeout(quick: Server) -> None:
@@ -206,12 +229,12 @@ def test_init_timeout(quick: Server) -> None:
 def test_idle_environments_are_shut_down(quick: Server) -> None:
     lam = quick.client()
     name = _name("idle")
-    create_function(lam, name, "import os\ndef handler(e, c):\n    return os.getpid()\n")
-    _, pid = _invoke(lam, name)
-    assert _alive(pid)
-    wait_until(lambda: not _alive(pid), limit=15)
-    _, new_pid = _invoke(lam, name)
-    assert new_pid != pid
+    create_function(lam, name, "def handler(e, c):\n    return c.log_stream_name\n")
+    _, env = _invoke(lam, name)
+    assert _alive(env)
+    wait_until(lambda: not _alive(env), limit=15)
+    _, new_env = _invoke(lam, name)
+    assert new_env != env
 
 
 def test_shutdown_kills_a_runtime_that_ignores_sigterm(quick: Server) -> None:
@@ -220,8 +243,8 @@ def test_shutdown_kills_a_runtime_that_ignores_sigterm(quick: Server) -> None:
     code = (
         "import os, signal\n"
         "signal.signal(signal.SIGTERM, signal.SIG_IGN)\n"
-        "def handler(e, c):\n    return os.getpid()\n"
+        "def handler(e, c):\n    return c.log_stream_name\n"
     )
     create_function(lam, name, code)
-    _, pid = _invoke(lam, name)
-    wait_until(lambda: not _alive(pid), limit=15)
+    _, env = _invoke(lam, name)
+    wait_until(lambda: not _alive(env), limit=15)

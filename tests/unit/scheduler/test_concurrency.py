@@ -68,3 +68,29 @@ def test_scaling_rate_per_window() -> None:
 @pytest.mark.parametrize(("limit", "minimum"), [(1000, 100), (3000, 100), (50, 5), (5, 1)])
 def test_minimum_unreserved_scales_with_the_limit(limit: int, minimum: int) -> None:
     assert min_unreserved(limit) == minimum
+
+
+def test_provisioned_part_of_a_reservation_is_not_for_on_demand() -> None:
+    # Lambda: reserved 2 with 2 provisioned on version 1 throttles $LATEST at once.
+    c = Concurrency(limit=100, scale_limit=1000, scale_window=10)
+    c.set_reserved("f", 2)
+    c.set_provisioned("f", 2)
+    with pytest.raises(TooManyRequestsError) as info:
+        c.acquire("f", provisioned=False)
+    assert _reason(info) == "ReservedFunctionConcurrentInvocationLimitExceeded"
+    c.acquire("f", provisioned=True)
+    c.acquire("f", provisioned=True)
+    assert c.running("f") == 2
+
+
+def test_on_demand_share_of_a_reservation_is_what_provisioned_leaves() -> None:
+    c = Concurrency(limit=100, scale_limit=1000, scale_window=10)
+    c.set_reserved("f", 3)
+    c.set_provisioned("f", 1)
+    slots = [c.acquire("f", provisioned=False) for _ in range(2)]
+    with pytest.raises(TooManyRequestsError):
+        c.acquire("f", provisioned=False)
+    c.acquire("f", provisioned=True)
+    c.release(slots[0])
+    c.acquire("f", provisioned=False)
+    assert c.running("f") == 3

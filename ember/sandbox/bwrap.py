@@ -1,0 +1,110 @@
+"""The bubblewrap command line of one environment: namespaces, the filesystem it sees, its user.
+
+Inside: new mount, PID, IPC and UTS namespaces (the network is the host's); the host's
+system folders (`/usr` and its merged-/usr links) and a short list of `/etc` entries
+read-only; the caller's folders bound read-only where it asks (`/var/task`, `/opt`, ...);
+a private size-limited tmpfs on `/tmp`; fresh `/proc` and `/dev`. Nothing else of the
+host: not `/root`, `/home`, Ember's data directory or another environment's folders.
+
+Started by root, the program runs as Lambda's sandbox user (uid 993, `sbx_user1051`)
+through `setpriv`, with no capabilities and no way to gain any; started by anyone else,
+bubblewrap maps that uid in a user namespace over the caller's own.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+SANDBOX_UID = 993  # Lambda's sbx_user1051
+SANDBOX_GID = 990
+SANDBOX_USER = "sbx_user1051"
+HOSTNAME = "localhost"
+
+# Host folders bound read-only (merged-/usr hosts have most of them as links into /usr).
+SYSTEM_DIRS = ("usr", "bin", "sbin", "lib", "lib32", "lib64", "libx32")
+# The /etc an environment sees: name resolution, certificates, the dynamic loader, time zones.
+ETC_ENTRIES = (
+    "hosts", "resolv.conf", "nsswitch.conf", "host.conf", "gai.conf", "ssl", "pki",
+    "ca-certificates", "ca-certificates.conf", "crypto-policies", "localtime", "timezone",
+    "ld.so.cache", "ld.so.conf", "ld.so.conf.d", "alternatives", "mime.types", "protocols",
+    "services", "os-release", "debian_version",
+)  # fmt: skip
+
+PASSWD = (
+    "root:x:0:0:root:/root:/sbin/nologin\n"
+    f"{SANDBOX_USER}:x:{SANDBOX_UID}:{SANDBOX_GID}::/home/{SANDBOX_USER}:/sbin/nologin\n"
+    "nobody:x:65534:65534:nobody:/nonexistent:/sbin/nologin\n"
+)
+GROUP = f"root:x:0:\n{SANDBOX_USER}:x:{SANDBOX_GID}:\nnogroup:x:65534:\n"
+
+
+def write_identity_files(folder: Path) -> tuple[Path, Path]:
+    """The sandbox's /etc/passwd and /etc/group (blocking; once per server)."""
+    folder.mkdir(parents=True, exist_ok=True)
+    paths = folder / "passwd", folder / "group"
+    for path, text in zip(paths, (PASSWD, GROUP), strict=True):
+        if not path.is_file() or path.read_text() != text:
+            tmp = path.with_suffix(".tmp")
+            tmp.write_text(text)
+            tmp.chmod(0o644)
+            os.replace(tmp, path)
+    return paths
+
+
+def drop_privileges(setpriv: str) -> list[str]:
+    """The prefix that makes root's sandboxed program Lambda's unprivileged user."""
+    return [
+        setpriv, f"--reuid={SANDBOX_UID}", f"--regid={SANDBOX_GID}", "--clear-groups",
+        "--inh-caps=-all", "--bounding-set=-all", "--no-new-privs", "--",
+    ]  # fmt: skip
+
+
+def _system_args(root: str = "/") -> list[str]:
+    # bubblewrap makes missing parents 0700: make the shared ones readable first.
+    args = ["--perms", "0755", "--dir", "/etc", "--perms", "0755", "--dir", "/var"]
+    for name in SYSTEM_DIRS:
+        path = os.path.join(root, name)
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), f"/{name}"]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, f"/{name}"]
+    for name in ETC_ENTRIES:
+        path = os.path.join(root, "etc", name)
+        if os.path.lexists(path):
+            args += ["--ro-bind-try", path, f"/etc/{name}"]
+    return args
+
+
+def command(
+    bwrap: str,
+    *,
+    binds: Sequence[tuple[str, str]],
+    identity: tuple[Path, Path] | None,
+    tmp_bytes: int,
+    cwd: str,
+    info_fd: int,
+    unprivileged: bool,
+) -> list[str]:
+    """bwrap's argv up to (not including) the program: namespaces, mounts, `info_fd`
+    (where bwrap writes the sandbox's pid 1 as JSON)."""
+    args = [
+        bwrap, "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", HOSTNAME,
+        "--die-with-parent", "--new-session", "--info-fd", str(info_fd),
+    ]  # fmt: skip
+    if unprivileged:
+        args += ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID)]
+    args += _system_args()
+    if identity is not None:
+        args += ["--ro-bind", str(identity[0]), "/etc/passwd"]
+        args += ["--ro-bind", str(identity[1]), "/etc/group"]
+    args += ["--proc", "/proc", "--dev", "/dev"]
+    args += ["--perms", "1777", "--size", str(tmp_bytes), "--tmpfs", "/tmp"]
+    targets = {target for _, target in binds}
+    for source, target in binds:
+        args += ["--ro-bind", source, target]
+    if "/opt" not in targets:
+        args += ["--perms", "0755", "--dir", "/opt"]
+    args += ["--chdir", cwd, "--"]
+    return args

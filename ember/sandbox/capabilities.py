@@ -1,0 +1,264 @@
+"""What this host lets Ember enforce, probed once at start-up, and how to say it.
+
+`probe()` tries each primitive for real (a throw-away bubblewrap sandbox, a cgroup made and
+removed) instead of guessing from versions; `guarantees()` lists, for `ember doctor` and the
+start-up line, which of Lambda's guarantees hold here and what stands in for the others.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+import os
+import shutil
+import subprocess
+from pathlib import Path
+
+from ember.sandbox import bwrap, cgroups
+
+PIDS_MAX = 1024  # Lambda: 1,024 processes or threads per environment
+VCPU_MB = 1769  # Lambda: a full vCPU at 1,769 MB, in proportion below and above
+MAX_VCPUS = 6
+
+
+class Isolation(enum.StrEnum):
+    AUTO = "auto"  # the best this host offers
+    BWRAP = "bwrap"  # namespaces required: refuse to start without them
+    NONE = "none"  # plain processes, no limits (benchmarks, debugging)
+
+
+class IsolationUnavailableError(Exception):
+    """--isolation bwrap on a host where bubblewrap cannot run."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class Guarantee:
+    what: str
+    held: bool
+    how: str  # the mechanism, or why not and what stands in
+
+
+@dataclasses.dataclass(frozen=True)
+class Capabilities:
+    mode: Isolation
+    cores: int
+    bwrap: str | None = None  # a bubblewrap that works here; None: plain processes
+    bwrap_version: str = ""
+    setpriv: str | None = None  # set when Ember is root: how the sandbox user is reached
+    identity: tuple[Path, Path] | None = None  # the sandbox's /etc/passwd and /etc/group
+    tree: cgroups.Tree | None = None
+    bwrap_problem: str = ""
+    cgroup_problem: str = ""
+
+    @property
+    def namespaces(self) -> bool:
+        return self.bwrap is not None
+
+    @property
+    def rlimits(self) -> bool:
+        """Memory is capped by RLIMIT_DATA where there is no memory cgroup."""
+        return self.tree is None and self.mode is not Isolation.NONE
+
+    @property
+    def unprivileged_bwrap(self) -> bool:
+        return self.setpriv is None
+
+    def cpus(self, memory_mb: int) -> float:
+        """Lambda's CPU share for a memory size, capped at 6 vCPUs and at this host."""
+        return min(memory_mb / VCPU_MB, MAX_VCPUS, self.cores)
+
+    def guarantees(self) -> list[Guarantee]:
+        if self.mode is Isolation.NONE:
+            off = "off (--isolation none)"
+            return [
+                Guarantee(w, False, off)
+                for w in ("namespaces", "filesystem", "user", "memory", "cpu", "pids", "freezer")
+            ] + [Guarantee("/tmp size", False, off)]
+        ns, tree = self.namespaces, self.tree
+        version = f"cgroup v{tree.version}" if tree is not None else ""
+        no_ns = f"no ({self.bwrap_problem})"
+        no_cg = f"no cgroups ({self.cgroup_problem})"
+        user = (
+            f"uid {bwrap.SANDBOX_UID} ({bwrap.SANDBOX_USER}) via setpriv, no capabilities"
+            if self.setpriv
+            else f"uid {bwrap.SANDBOX_UID} in a user namespace over uid {os.getuid()}"
+        )
+        return [
+            Guarantee(
+                "namespaces",
+                ns,
+                f"mount, pid, ipc, uts via bubblewrap {self.bwrap_version} ({self.bwrap})"
+                if ns
+                else no_ns,
+            ),
+            Guarantee(
+                "filesystem",
+                ns,
+                "/var/task, /opt, /var/runtime, /var/lang read-only; private /tmp; "
+                "no data dir, /root, /home"
+                if ns
+                else "no: functions see the host's files as Ember's user",
+            ),
+            Guarantee("user", ns, user if ns else f"no: functions run as uid {os.getuid()}"),
+            Guarantee(
+                "memory",
+                tree is not None,
+                f"{version} memory limit = MemorySize, OOM answers Runtime.OutOfMemory"
+                if tree
+                else f"{no_cg}; RLIMIT_DATA = MemorySize instead",
+            ),
+            Guarantee(
+                "cpu",
+                tree is not None,
+                f"{version} CPU quota: MemorySize / {VCPU_MB} vCPU, at most "
+                f"{min(MAX_VCPUS, self.cores)}"
+                if tree
+                else f"{no_cg}; not limited",
+            ),
+            Guarantee(
+                "pids",
+                tree is not None,
+                f"{version} pids.max = {PIDS_MAX}" if tree else f"{no_cg}; not limited",
+            ),
+            Guarantee(
+                "freezer",
+                tree is not None,
+                f"{version} freezer between invocations"
+                if tree
+                else f"{no_cg}; SIGSTOP/SIGCONT of the process group instead",
+            ),
+            Guarantee(
+                "/tmp size",
+                ns,
+                "tmpfs of EphemeralStorage MB (its pages count as the function's memory)"
+                if ns
+                else "no: /tmp is the host's",
+            ),
+        ]
+
+    def summary(self) -> str:
+        """One line for the start-up banner."""
+        if self.mode is Isolation.NONE:
+            return "isolation: none (plain processes, no limits)"
+        uid = bwrap.SANDBOX_UID
+        parts = [
+            f"bubblewrap {self.bwrap_version} (mount/pid/ipc/uts namespaces, uid {uid})"
+            if self.namespaces
+            else f"plain processes ({self.bwrap_problem})"
+        ]
+        if self.tree is not None:
+            parts.append(f"cgroup v{self.tree.version} (memory, cpu, pids, freezer)")
+        else:
+            parts.append(f"no cgroups ({self.cgroup_problem}): RLIMIT_DATA, SIGSTOP")
+        return "isolation: " + "; ".join(parts)
+
+    def close(self) -> None:
+        if self.tree is not None:
+            self.tree.close()
+
+
+def _version(bwrap_path: str) -> str:
+    try:
+        out = subprocess.run(
+            [bwrap_path, "--version"], capture_output=True, text=True, timeout=5, check=False
+        )
+    except (OSError, subprocess.SubprocessError):
+        return ""
+    return out.stdout.strip().removeprefix("bubblewrap ").strip()
+
+
+def _try_bwrap(bwrap_path: str, setpriv: str | None, identity: tuple[Path, Path] | None) -> str:
+    """Run a throw-away sandbox with the flags environments use; "" or why it failed."""
+    read_fd, write_fd = os.pipe()
+    args = bwrap.command(
+        bwrap_path,
+        binds=(),
+        identity=identity,
+        tmp_bytes=1 << 20,
+        cwd="/",
+        info_fd=write_fd,
+        unprivileged=setpriv is None,
+    )
+    program = [*bwrap.drop_privileges(setpriv), "/bin/true"] if setpriv else ["/bin/true"]
+    try:
+        result = subprocess.run(
+            args + program,
+            capture_output=True,
+            text=True,
+            timeout=10,
+            check=False,
+            pass_fds=(write_fd,),
+        )
+    except (OSError, subprocess.SubprocessError) as exc:
+        return str(exc)
+    finally:
+        os.close(read_fd)
+        os.close(write_fd)
+    if result.returncode != 0:
+        return (result.stderr.strip() or f"exit status {result.returncode}").splitlines()[-1]
+    return ""
+
+
+def probe(mode: Isolation, state_dir: Path) -> Capabilities:
+    """Find out what this host allows (blocking: ~20 ms). `state_dir` holds the sandbox's
+    generated files. IsolationUnavailableError when `mode` demands what is missing."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    cores = cores or 1
+    if mode is Isolation.NONE:
+        return Capabilities(mode=mode, cores=cores)
+    root = os.geteuid() == 0
+    bwrap_path = shutil.which("bwrap")
+    setpriv = shutil.which("setpriv") if root else None
+    identity = None
+    problem = ""
+    if bwrap_path is None:
+        problem = "bubblewrap is not installed (Debian/Ubuntu: apt-get install bubblewrap)"
+    elif root and setpriv is None:
+        problem = "setpriv (util-linux) is missing: cannot drop root inside the sandbox"
+    else:
+        identity = bwrap.write_identity_files(state_dir / "etc")
+        problem = _try_bwrap(bwrap_path, setpriv, identity)
+    if problem and mode is Isolation.BWRAP:
+        raise IsolationUnavailableError(f"--isolation bwrap: {problem}")
+    tree: cgroups.Tree | None = None
+    cgroup_problem = ""
+    try:
+        tree = cgroups.open_tree(str(os.getpid()))
+    except cgroups.CgroupError as exc:
+        cgroup_problem = str(exc)
+    if problem:
+        return Capabilities(
+            mode=mode, cores=cores, tree=tree, bwrap_problem=problem, cgroup_problem=cgroup_problem
+        )
+    assert bwrap_path is not None
+    return Capabilities(
+        mode=mode,
+        cores=cores,
+        bwrap=bwrap_path,
+        bwrap_version=_version(bwrap_path),
+        setpriv=setpriv,
+        identity=identity,
+        tree=tree,
+        cgroup_problem=cgroup_problem,
+    )
+
+
+# (mode, state dir) -> Capabilities: the server probes once at start-up; environments made
+# by code that cannot pass it down (the scheduler's pool) find the same object here.
+_PROBED: dict[tuple[Isolation, Path], Capabilities] = {}
+
+
+def shared(mode: Isolation, state_dir: Path) -> Capabilities:
+    key = (mode, state_dir.resolve())
+    found = _PROBED.get(key)
+    if found is None:
+        found = _PROBED[key] = probe(mode, state_dir)
+    return found
+
+
+def forget(capabilities: Capabilities) -> None:
+    """Release a probed host's cgroups (server shutdown)."""
+    for key, value in list(_PROBED.items()):
+        if value is capabilities:
+            del _PROBED[key]
+    capabilities.close()
