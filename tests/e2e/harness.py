@@ -50,7 +50,7 @@ class Server:
             aws_access_key_id="test",
             aws_secret_access_key="test",
             config=Config(
-                retries={"max_attempts": 1},
+                retries={"total_max_attempts": 1},
                 read_timeout=config.pop("read_timeout", 120),
                 connect_timeout=5,
                 **config,
