@@ -85,7 +85,7 @@ class EmberApp:
             *FunctionRoutes(settings, functions, aliases, concurrency).routes(),
             *VersionRoutes(references, functions, aliases).routes(),
             *ConcurrencyRoutes(references, functions, concurrency).routes(),
-            *EventInvokeRoutes(settings, event_configs).routes(),
+            *EventInvokeRoutes(references, event_configs).routes(),
             *InvokeAsyncRoute(settings, intake).routes(),
             *StatusRoutes(functions, dispatcher, metrics).routes(),
             *(LayerRoutes(settings, layers).routes() if layers is not None else []),

@@ -9,12 +9,10 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ember.api.model import function_name_rule
+from ember.api.references import References
 from ember.api.requests import read_input
 from ember.api.shapes import json_response
-from ember.config import Settings
 from ember.control.event_invoke import Destinations, EventInvokeConfig, EventInvokeConfigs
-from ember.control.names import parse_function_name
 from ember.errors import InvalidParameterValueError
 
 _PAGE = 50
@@ -57,8 +55,8 @@ def _settings_of(values: dict[str, Any]) -> dict[str, Any]:
 
 
 class EventInvokeRoutes:
-    def __init__(self, settings: Settings, configs: EventInvokeConfigs) -> None:
-        self._settings = settings
+    def __init__(self, references: References, configs: EventInvokeConfigs) -> None:
+        self._refs = references
         self._configs = configs
 
     def routes(self) -> list[Route]:
@@ -72,16 +70,7 @@ class EventInvokeRoutes:
         ]
 
     def _ref(self, values: dict[str, Any], op_name: str) -> tuple[str, str | None]:
-        pattern, max_length = function_name_rule(op_name)
-        ref = parse_function_name(
-            values["FunctionName"],
-            self._settings.region,
-            qualifier=values.get("Qualifier"),
-            max_length=max_length,
-            pattern=pattern,
-            account=self._settings.account_id,
-        )
-        return ref.name, ref.qualifier
+        return self._refs.parse(values, op_name)
 
     async def put(self, request: Request) -> Response:
         values = await read_input(request, "PutFunctionEventInvokeConfig")
