@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 from bench.environments import environment_rows
+from bench.isolation import isolation_rows
 from tests.e2e.harness import ROLE, free_port, make_zip, run_server
 
 HANDLER = "def handler(event, context):\n    return {'ok': True}\n"
@@ -155,6 +156,7 @@ def main() -> None:
         rows.append(("cold start p50 (first invoke, new env)", f"{percentile(colds, 0.5):.1f} ms",
                      f"python -S -c pass {py_start:.1f} ms"))  # fmt: skip
         rows.append(("cold start p99", f"{percentile(colds, 0.99):.1f} ms", ""))
+        rows += isolation_rows(server, RUNTIME, colds)
         rows += environment_rows(
             server, lam, RUNTIME, lambda p, clients, secs: loadgen(server.port, p, clients, secs)
         )

@@ -8,9 +8,12 @@ cancel the background loops).
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import sys
-from collections.abc import Callable
+import tempfile
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import uvicorn
 
@@ -36,6 +39,19 @@ from ember.store import BlobStore, EventQueue, MetadataStore
 from ember.telemetry import LogStore, Metrics
 
 log = logging.getLogger("ember.server")
+
+
+class _HTTPServer(uvicorn.Server):
+    """uvicorn, without re-raising SIGTERM/SIGINT once serve() returns: that would end the
+    process before the environments' Shutdown phase (and leave sandboxes running)."""
+
+    @contextlib.contextmanager
+    def capture_signals(self) -> Iterator[None]:
+        with super().capture_signals():
+            try:
+                yield
+            finally:
+                self._captured_signals.clear()
 
 
 class EmberServer:
@@ -107,7 +123,7 @@ class EmberServer:
             log_level="warning",
             timeout_graceful_shutdown=5,
         )
-        http = uvicorn.Server(config)
+        http = _HTTPServer(config)
         async with asyncio.TaskGroup() as tasks:
             background = [
                 tasks.create_task(self.functions.run(), name="control-activation"),
@@ -150,9 +166,6 @@ class EmberServer:
 def doctor(isolation: str) -> tuple[str, bool]:
     """`ember doctor`: which guarantees this host allows in `isolation` mode, as a report,
     and whether all of them hold."""
-    import tempfile
-    from pathlib import Path
-
     with tempfile.TemporaryDirectory(prefix="ember-doctor-") as state:
         try:
             host = sandbox_host.probe(Isolation(isolation), Path(state))

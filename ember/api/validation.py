@@ -177,22 +177,24 @@ def _check_structure(
     for member in struct.get("required", []):
         if values.get(member) is None:
             errors.append(_msg(None, prefix + _camel(member), "Member must not be null"))
+    # AWS lists failures of its own runtime lists before the model's.
+    for (owner, member), aws_enum in _AWS_ENUMS.items():
+        value = values.get(member) if owner == shape_name else None
+        given = value if isinstance(value, list) else [value]
+        if value is not None and any(item not in aws_enum.split(", ") for item in given):
+            errors.append(
+                _msg(
+                    value,
+                    prefix + _camel(member),
+                    f"Member must satisfy enum value set: [{aws_enum}]",
+                )
+            )
     for member, ref in struct["members"].items():
         if member not in values or values[member] is None:
             continue
         if (shape_name, member) in _SKIP or (top and member in _PATH_NAMES):
             continue
-        aws_enum = _AWS_ENUMS.get((shape_name, member))
-        if aws_enum is not None:
-            given = values[member] if isinstance(values[member], list) else [values[member]]
-            if any(item not in aws_enum.split(", ") for item in given):
-                errors.append(
-                    _msg(
-                        values[member],
-                        prefix + _camel(member),
-                        f"Member must satisfy enum value set: [{aws_enum}]",
-                    )
-                )
+        if (shape_name, member) in _AWS_ENUMS:
             continue
         _check_value(ref["shape"], values[member], prefix + _camel(member), errors, member)
 

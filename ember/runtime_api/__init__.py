@@ -1,15 +1,18 @@
-"""The Lambda Runtime API (2018-06-01) served to one execution environment.
+"""The Lambda Runtime API (2018-06-01) and Extensions API (2020-01-01) served to one
+execution environment.
 
 Owns: one small HTTP/1.1 server per environment (`RuntimeEndpoint`) that a runtime —
 Ember's own bootstrap or AWS's unmodified `awslambdaric` — polls for invocations and
-answers; the Runtime API state machine (`states`); the Extensions and Telemetry APIs
-will be more handlers on the same server (`routing`).
+answers, and that extensions register with and poll for INVOKE and SHUTDOWN events; the
+Runtime API state machine (`states`) and each extension's (`extensions`). The Telemetry
+API will be more handlers on the same server (`routing`).
 
 Must never import: `ember.scheduler`, `ember.api`, `ember.control`, `ember.invoke`,
 `ember.sandbox`. The scheduler drives an endpoint; an endpoint knows nothing above it.
 
 Modules: `endpoint` (lifecycle of the server), `lifecycle` (state, parked poll, in-flight
-invocation), `handlers` (one per HTTP endpoint), `connection` (HTTP/1.1 on httptools),
+invocation), `handlers` (one per HTTP endpoint), `extensions` and `extension_handlers`
+(registrations, events, one handler per endpoint), `connection` (HTTP/1.1 on httptools),
 `routing`, `messages` (requests, replies, AWS's bodies), `states`, `invocation`, `errors`.
 """
 
@@ -18,12 +21,14 @@ from ember.runtime_api.errors import (
     EndpointBusyError,
     EndpointClosedError,
     EndpointError,
+    ExtensionRejectedError,
     InitFailedError,
     InvalidRequestIDError,
     InvalidStateTransitionError,
     RequestRejectedError,
     RuntimeAPIError,
 )
+from ember.runtime_api.extensions import Extension, ExtensionState
 from ember.runtime_api.invocation import InitError, Invocation, RuntimeResponse
 from ember.runtime_api.messages import MAX_RESPONSE_BYTES, RESPONSE_SIZE_TOO_LARGE
 from ember.runtime_api.states import TRANSITIONS, RuntimeEvent, RuntimeState, transition
@@ -36,6 +41,9 @@ __all__ = [
     "EndpointClosedError",
     "EndpointError",
     "EndpointStatistics",
+    "Extension",
+    "ExtensionRejectedError",
+    "ExtensionState",
     "InitError",
     "InitFailedError",
     "InvalidRequestIDError",

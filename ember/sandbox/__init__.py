@@ -5,7 +5,8 @@ limits, the freezer and the memory peak (`cgroups`), the shell steps that start 
 order (`launcher`), the process tree and its output pipe (`process`), merging layer folders
 (`overlay`), and what the host allows (`capabilities`: probed once, shown by `ember doctor`).
 Knows nothing of functions or invocations: it is told an argv, an environment, folders and
-limits. Must never import any other `ember` package but `errors`, `config` and `blocking`.
+limits (`spec`; `command` assembles the command line). Must never import any other `ember`
+package but `errors`, `config` and `blocking`.
 """
 
 from ember.sandbox.capabilities import (
@@ -16,7 +17,8 @@ from ember.sandbox.capabilities import (
     probe,
     shared,
 )
-from ember.sandbox.process import LaunchError, ProcessSandbox, SandboxSpec, describe_exit
+from ember.sandbox.process import ProcessSandbox
+from ember.sandbox.spec import LaunchError, SandboxSpec, describe_exit
 
 __all__ = [
     "Capabilities",

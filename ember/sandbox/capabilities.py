@@ -15,8 +15,8 @@ import subprocess
 from pathlib import Path
 
 from ember.sandbox import bwrap, cgroups
+from ember.sandbox.spec import PIDS_MAX
 
-PIDS_MAX = 1024  # Lambda: 1,024 processes or threads per environment
 VCPU_MB = 1769  # Lambda: a full vCPU at 1,769 MB, in proportion below and above
 MAX_VCPUS = 6
 

@@ -1,7 +1,6 @@
 """One environment's process tree: started sandboxed and limited, frozen, thawed, killed.
 
-Started as `[sh ENTER: join the cgroups] → bwrap → [setpriv] → [sh COMPANIONS] → program`
-(each bracket only where it applies). The outer process is our child: its exit is the
+Started as `command` assembles it. The outer process is our child: its exit is the
 program's exit (bubblewrap exits with its initial process, 128+N for signal N), observed
 through a pidfd, so no child watcher or thread is needed. The sandbox's pid 1, reported by
 bubblewrap on an info pipe, is what kills the whole PID namespace at once. stdout and
@@ -12,67 +11,23 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
-import fcntl
 import json
 import logging
 import os
 import signal
 import subprocess
 import uuid
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable
 
 from ember.blocking import run_blocking
-from ember.sandbox import bwrap, launcher
-from ember.sandbox.capabilities import PIDS_MAX, Capabilities, Isolation
+from ember.sandbox.capabilities import Capabilities, Isolation
 from ember.sandbox.cgroups import CgroupError, Group, Limits
+from ember.sandbox.command import build, close_fds
+from ember.sandbox.spec import LaunchError, SandboxSpec
 
 log = logging.getLogger("ember.sandbox")
 
 _INFO_LIMIT = 5.0  # seconds bubblewrap may take to report its pid 1 (it takes ~2 ms)
-
-
-class LaunchError(Exception):
-    """The program could not be started (missing, not executable, sandbox refused)."""
-
-
-@dataclasses.dataclass(frozen=True, slots=True)
-class SandboxSpec:
-    argv: Sequence[str]  # paths as the program sees them (inside the sandbox, if any)
-    env: Mapping[str, str]
-    cwd: str
-    memory_mb: int
-    tmp_mb: int = 512
-    binds: Sequence[tuple[str, str]] = ()  # (host folder, sandbox path), read-only
-    companions: Sequence[str] = ()  # started first; argv waits for release()
-    pids_max: int = PIDS_MAX
-
-
-def describe_exit(returncode: int) -> str:
-    """Lambda's wording for how a runtime ended."""
-    if returncode == 0:
-        return "Runtime exited without providing a reason"
-    if returncode < 0:
-        name = signal.Signals(-returncode).name.removeprefix("SIG").lower()
-        name = {"kill": "killed", "term": "terminated", "segv": "segmentation fault"}.get(
-            name, name
-        )
-        return f"Runtime exited with error: signal: {name}"
-    return f"Runtime exited with error: exit status {returncode}"
-
-
-def _high_fd(fd: int) -> int:
-    """`fd` moved to 10 or above (the companion launcher takes 3 and 4), inheritable."""
-    moved = fcntl.fcntl(fd, fcntl.F_DUPFD, 10)
-    os.close(fd)
-    return moved
-
-
-def _close(*fds: int) -> None:
-    for fd in fds:
-        if fd >= 0:
-            with contextlib.suppress(OSError):
-                os.close(fd)
 
 
 class ProcessSandbox:
@@ -137,53 +92,24 @@ class ProcessSandbox:
     def _start(
         cls, spec: SandboxSpec, caps: Capabilities, group: Group | None
     ) -> tuple[ProcessSandbox, int]:
-        argv = list(spec.argv)
-        go_w = report_r = info_r = -1
-        child_ends: list[int] = []
+        command = build(spec, caps, group)
         try:
-            if spec.companions:
-                go_r, go_w = os.pipe2(os.O_CLOEXEC)
-                report_r, report_w = os.pipe2(os.O_CLOEXEC)
-                go_r, report_w = _high_fd(go_r), _high_fd(report_w)
-                child_ends += [go_r, report_w]
-                argv = launcher.with_companions(go_r, report_w, list(spec.companions), argv)
-            cwd = spec.cwd
-            if caps.bwrap is not None:
-                if caps.setpriv is not None:
-                    argv = bwrap.drop_privileges(caps.setpriv) + argv
-                info_r, info_w = os.pipe2(os.O_CLOEXEC)
-                child_ends.append(info_w)
-                argv = [
-                    *bwrap.command(
-                        caps.bwrap,
-                        binds=spec.binds,
-                        identity=caps.identity,
-                        tmp_bytes=spec.tmp_mb << 20,
-                        cwd=spec.cwd,
-                        info_fd=info_w,
-                        unprivileged=caps.unprivileged_bwrap,
-                    ),
-                    *argv,
-                ]
-                cwd = "/"
-            files = group.enter_files() if group is not None else []
-            limits = ["-d", str(spec.memory_mb * 1024)] if caps.rlimits else []
-            if files or limits:
-                argv = launcher.enter(files, limits, argv)
             read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
-            child_ends.append(write_fd)
+            command.child_ends.append(write_fd)
             try:
-                proc = cls._popen(argv, spec, cwd, write_fd, pass_fds=child_ends[:-1])
+                proc = cls._popen(
+                    command.argv, spec, command.cwd, write_fd, pass_fds=command.child_ends[:-1]
+                )
             except BaseException:
                 os.close(read_fd)
                 raise
         except BaseException:
-            _close(go_w, report_r, info_r)
+            command.close_ours()
             raise
         finally:
-            _close(*child_ends)
+            close_fds(*command.child_ends)
         os.set_blocking(read_fd, False)
-        return cls(proc, caps, group, read_fd, go_w, report_r), info_r
+        return cls(proc, caps, group, read_fd, command.go, command.reports), command.info
 
     @staticmethod
     def _popen(
@@ -246,8 +172,12 @@ class ProcessSandbox:
         if self._go_fd >= 0:
             with contextlib.suppress(OSError):
                 os.write(self._go_fd, b"go\n")
-            _close(self._go_fd)
-            self._go_fd = -1
+            self._abandon_hold()
+
+    def _abandon_hold(self) -> None:
+        """Never start a held program: the launcher reads end-of-file and exits."""
+        close_fds(self._go_fd)
+        self._go_fd = -1
 
     def on_companion_exit(self, callback: Callable[[str, int], None]) -> None:
         """Called with (name, exit status) when a companion program exits."""
@@ -262,7 +192,7 @@ class ProcessSandbox:
             chunk = b""
         if not chunk:
             self._loop.remove_reader(self._report_fd)
-            _close(self._report_fd)
+            close_fds(self._report_fd)
             self._report_fd = -1
             return
         lines = (self._report_buffer + chunk).split(b"\n")
@@ -354,6 +284,10 @@ class ProcessSandbox:
             pass
         return 0
 
+    def processes(self) -> list[int]:
+        """Host pids of every process in the environment's cgroup (none without cgroups)."""
+        return self._group.pids() if self._group is not None else []
+
     def out_of_memory(self) -> bool:
         """Whether the kernel's OOM killer struck inside this environment."""
         return self._group is not None and self._group.oom_kills() > 0
@@ -411,7 +345,7 @@ class ProcessSandbox:
     async def terminate(self, grace: float) -> int:
         """Shutdown: SIGTERM the program's group, then SIGKILL everything after `grace`."""
         self.thaw()
-        self.release()  # a held program starts, sees SIGTERM, ends
+        self._abandon_hold()  # a program still held behind its companions never starts
         if not self._exited.done():
             self._signal_group(signal.SIGTERM)
             try:
@@ -426,11 +360,10 @@ class ProcessSandbox:
 
     async def close(self) -> None:
         """Release fds and remove the cgroup (after kill(): waits for the last task)."""
-        self.release()
-        for fd in (self._report_fd,):
-            if fd >= 0:
-                self._loop.remove_reader(fd)
-        _close(self._report_fd, self._init_pidfd)
+        self._abandon_hold()
+        if self._report_fd >= 0:
+            self._loop.remove_reader(self._report_fd)
+        close_fds(self._report_fd, self._init_pidfd)
         self._report_fd = self._init_pidfd = -1
         if self._group is not None:
             group, self._group = self._group, None

@@ -188,6 +188,10 @@ class Environment:
         # Init runs at the host's speed; invocations get Lambda's share of a CPU.
         self._sandbox.limit_cpu(self._caps.cpus(spec.memory_size))
         self._move(EnvState.IDLE)
+        # Frozen until its first invocation (unless that one is already waiting).
+        self._settling = asyncio.create_task(
+            self._settle(self._clock.monotonic()), name=f"settle-{self.id}"
+        )
         return None
 
     def _launch_failed(self, program: str, detail: str) -> InvocationResult:
@@ -219,20 +223,29 @@ class Environment:
             async with asyncio.timeout(max(SETTLE_FLOOR, deadline - self._clock.monotonic())):
                 await self._endpoint.wait_idle()
         except TimeoutError:
-            self._broken = "the invocation did not complete (no next) within its timeout"
+            self._discard("the invocation did not complete (no next) within its timeout")
             return
         except EndpointError as exc:
-            self._broken = f"the runtime went away: {exc}"
+            self._discard(f"the runtime went away: {exc}")
             return
         failed = self._endpoint.extension_failure()
         if failed is not None:
-            self._broken = f"extension {failed.name} reported {failed.error_type}"
+            self._discard(f"extension {failed.name} reported {failed.error_type}")
             return
         if not self._wanted and self.state is EnvState.IDLE:
+            # On the loop: one ~0.1 ms write to an open fd. A thread hop costs as much and
+            # could queue behind an fsync that the next invoke would then wait on.
             try:
                 self._sandbox.freeze()
             except OSError as exc:
                 self._broken = f"cannot freeze: {exc}"
+
+    def _discard(self, reason: str) -> None:
+        """Never reuse this environment, and stop what still runs in it now (Lambda resets
+        it); the scheduler retires it when it next looks."""
+        self._broken = reason
+        assert self._sandbox is not None
+        self._sandbox.kill()
 
     async def invoke(self, request: InvokeRequest) -> InvocationResult:
         assert self._sandbox is not None

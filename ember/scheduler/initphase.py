@@ -52,6 +52,9 @@ class InitPhase:
         try:
             return await self._phases(extensions)
         except _Interrupted as stop:
+            failed = self._endpoint.extension_failure()
+            if failed is not None:  # it reported an init error, then exited
+                return self._extension_failed(failed.name, failed.error_type)
             if stop.kind == "crashed":
                 return failures.extension_crashed(stop.detail[1])
             if stop.kind == "exited":

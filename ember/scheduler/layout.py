@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import dataclasses
 import os
+import re
 from pathlib import Path
 
 from ember.runtimes import RuntimeSpec
@@ -25,6 +26,7 @@ LAMBDA_LD_LIBRARY_PATH = (
     "/var/lang/lib:/lib64:/usr/lib64:/var/runtime:/var/runtime/lib:/var/task:/var/task/lib:/opt/lib"
 )
 EXEC_WRAPPER = "AWS_LAMBDA_EXEC_WRAPPER"
+_PLAIN_NAME = re.compile(r"[A-Za-z0-9._-]+")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -47,7 +49,8 @@ class Context:
 
 
 def external_extensions(opt_dir: str | None) -> list[str]:
-    """The executables in <layers>/extensions, by name (Lambda starts them all)."""
+    """The executables in <layers>/extensions, by name (Lambda starts them all). Names
+    that are not plain words are left out: they travel through a line-based pipe."""
     if opt_dir is None:
         return []
     folder = os.path.join(opt_dir, "extensions")
@@ -56,7 +59,11 @@ def external_extensions(opt_dir: str | None) -> list[str]:
     except OSError:
         return []
     return [
-        n for n in names if os.path.isfile(p := os.path.join(folder, n)) and os.access(p, os.X_OK)
+        n
+        for n in names
+        if _PLAIN_NAME.fullmatch(n)
+        and os.path.isfile(p := os.path.join(folder, n))
+        and os.access(p, os.X_OK)
     ]
 
 

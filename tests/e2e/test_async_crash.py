@@ -3,8 +3,8 @@ killed with SIGKILL while it works through them, restarted on the same data dire
 then every accepted event must have run to success, or reached its failure destination or
 dead-letter function. Duplicates are allowed (at-least-once) and reported.
 
-The functions record what they process into files under a test folder (see recorder.py),
-so the servers run with `--isolation none` until the sandbox can bind-mount such a folder.
+The functions run sandboxed, as users' do, and report what they process over loopback TCP
+to a collector in the test (see recorder.py), which outlives both servers.
 """
 
 from __future__ import annotations
@@ -14,6 +14,7 @@ import json
 import signal
 import time
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -21,7 +22,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.harness import Server, run_server, wait_until
-from tests.e2e.recorder import ISOLATION, count_lines, create_recorder, records
+from tests.e2e.recorder import Collector, create_recorder, running_collector
 
 pytestmark = pytest.mark.e2e
 
@@ -66,54 +67,52 @@ def send_share(port: int, numbers: range) -> list[int]:
     return accepted
 
 
-def processed_lines(record_dir: Path) -> int:
-    names = (*OK, FAIL_SINK, DLQ_SINK)
-    return sum(count_lines(record_dir / f"{name}.jsonl") for name in names)
+def processed(collector: Collector) -> int:
+    return collector.count(*OK, FAIL_SINK, DLQ_SINK)
 
 
-def completed(record_dir: Path) -> Counter[int]:
+def completed(collector: Collector) -> Counter[int]:
     """Event id -> how many times it reached its end (ran OK, or was delivered)."""
     ends: Counter[int] = Counter()
     for name in OK:
-        ends.update(r["event"]["id"] for r in records(record_dir, name))
-    ends.update(r["event"]["requestPayload"]["id"] for r in records(record_dir, FAIL_SINK))
-    ends.update(r["event"]["id"] for r in records(record_dir, DLQ_SINK))
+        ends.update(r["event"]["id"] for r in collector.records(name))
+    ends.update(r["event"]["requestPayload"]["id"] for r in collector.records(FAIL_SINK))
+    ends.update(r["event"]["id"] for r in collector.records(DLQ_SINK))
     return ends
 
 
-def setup_functions(srv: Server, record_dir: Path) -> None:
+def setup_functions(srv: Server, collector: Collector) -> None:
     lam = srv.client()
     for name in OK:
-        create_recorder(lam, name, record_dir, sleep_ms=SLEEP_MS)
-    fail_sink = create_recorder(lam, FAIL_SINK, record_dir, sink=True)
-    dlq_sink = create_recorder(lam, DLQ_SINK, record_dir, sink=True)
-    create_recorder(lam, POISON, record_dir, sleep_ms=SLEEP_MS)
+        create_recorder(lam, name, collector, sleep_ms=SLEEP_MS)
+    fail_sink = create_recorder(lam, FAIL_SINK, collector, sink=True)
+    dlq_sink = create_recorder(lam, DLQ_SINK, collector, sink=True)
+    create_recorder(lam, POISON, collector, sleep_ms=SLEEP_MS)
     lam.put_function_event_invoke_config(
         FunctionName=POISON,
         MaximumRetryAttempts=0,
         DestinationConfig={"OnFailure": {"Destination": fail_sink}},
     )
     create_recorder(
-        lam, POISON_DLQ, record_dir, sleep_ms=SLEEP_MS, DeadLetterConfig={"TargetArn": dlq_sink}
+        lam, POISON_DLQ, collector, sleep_ms=SLEEP_MS, DeadLetterConfig={"TargetArn": dlq_sink}
     )
     lam.put_function_event_invoke_config(FunctionName=POISON_DLQ, MaximumRetryAttempts=1)
 
 
 @pytest.fixture
-def record_dir(tmp_path: Path) -> Path:
-    folder = tmp_path / "records"
-    folder.mkdir()
-    return folder
+def collector() -> Iterator[Collector]:
+    with running_collector() as running:
+        yield running
 
 
 def test_no_accepted_event_is_lost_across_a_sigkill(
-    tmp_path: Path, record_dir: Path, capsys: pytest.CaptureFixture[str]
+    tmp_path: Path, collector: Collector, capsys: pytest.CaptureFixture[str]
 ) -> None:
     started = time.monotonic()
     data = tmp_path / "data"
-    scale = ("--async-delay-scale", "0.01", *ISOLATION)
+    scale = ("--async-delay-scale", "0.01")
     with run_server(data, *scale, "--async-concurrency", "4") as first:
-        setup_functions(first, record_dir)
+        setup_functions(first, collector)
         shares = [range(i, EVENTS, SENDERS) for i in range(SENDERS)]
         send_start = time.monotonic()
         with ThreadPoolExecutor(SENDERS) as pool:
@@ -121,10 +120,10 @@ def test_no_accepted_event_is_lost_across_a_sigkill(
                               for n in ids)  # fmt: skip
         send_seconds = time.monotonic() - send_start
         assert len(accepted) == EVENTS
-        wait_until(lambda: processed_lines(record_dir) >= EVENTS // 10, limit=60)
+        wait_until(lambda: processed(collector) >= EVENTS // 10, limit=60)
         first.process.send_signal(signal.SIGKILL)
         first.process.wait()
-        done_at_kill = len(completed(record_dir))
+        done_at_kill = len(completed(collector))
     # The kill must land mid-way, or the restart proves nothing.
     assert EVENTS // 10 <= done_at_kill < EVENTS // 2
 
@@ -132,7 +131,7 @@ def test_no_accepted_event_is_lost_across_a_sigkill(
         recovered = "were in flight at the last stop" in second.output()
 
         def all_done() -> Counter[int] | None:
-            ends = completed(record_dir)
+            ends = completed(collector)
             return ends if len(ends) >= EVENTS else None
 
         ends = wait_until(all_done, limit=60, interval=0.25)
@@ -141,11 +140,14 @@ def test_no_accepted_event_is_lost_across_a_sigkill(
     assert missing == []
     assert set(ends) == set(accepted)  # nothing ran that was not accepted
     duplicates = sum(count - 1 for count in ends.values())
+    wire = collector.statistics()
     with capsys.disabled():
         print(
             f"\ncrash test: {len(accepted)} accepted in {send_seconds:.1f} s "
             f"({len(accepted) / send_seconds:.0f}/s over {SENDERS} connections); "
             f"{done_at_kill} done at SIGKILL; in-flight events rerun after restart: "
             f"{'yes' if recovered else 'none'}; 0 missing; {duplicates} duplicates; "
+            f"{wire.records} records over {wire.connections} connections "
+            f"({wire.torn} torn lines, {wire.resets} resets); "
             f"{time.monotonic() - started:.1f} s in all"
         )

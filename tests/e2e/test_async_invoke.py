@@ -17,7 +17,7 @@ import pytest
 
 from tests.e2e.apicalls import expect_error, outcome_of
 from tests.e2e.harness import Server, aws_cli, create_function, run_server, wait_until
-from tests.e2e.recorder import ISOLATION, create_recorder, records
+from tests.e2e.recorder import Collector, create_recorder, running_collector
 
 pytestmark = pytest.mark.e2e
 
@@ -26,7 +26,6 @@ FIRST_RETRY, SECOND_RETRY = 60 * SCALE, 120 * SCALE
 SLACK = 0.5  # seconds a retry may run late (a cold start, a busy CI machine)
 ISO_MS = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z")
 NOOP = "def handler(event, context):\n    return None\n"
-RECORDING = ("--async-delay-scale", str(SCALE), *ISOLATION)
 
 
 def _name(prefix: str) -> str:
@@ -34,14 +33,17 @@ def _name(prefix: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def record_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    return tmp_path_factory.mktemp("records")
+def collector() -> Iterator[Collector]:
+    with running_collector() as running:
+        yield running
 
 
 @pytest.fixture(scope="module")
-def srv(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def srv(tmp_path_factory: pytest.TempPathFactory, collector: Collector) -> Iterator[Server]:
+    """Sandboxed like users' functions; stopped (its environments gone) before `collector`."""
     root = tmp_path_factory.mktemp("ember-async")
-    with run_server(root / "data", *RECORDING, "--idle-timeout", "60") as server:
+    scale = ("--async-delay-scale", str(SCALE))
+    with run_server(root / "data", *scale, "--idle-timeout", "60") as server:
         yield server
 
 
@@ -50,9 +52,9 @@ def lam(srv: Server) -> Any:
     return srv.client()
 
 
-def recorder(lam: Any, record_dir: Path, prefix: str, **kwargs: Any) -> tuple[str, str]:
+def recorder(lam: Any, collector: Collector, prefix: str, **kwargs: Any) -> tuple[str, str]:
     name = _name(prefix)
-    return name, create_recorder(lam, name, record_dir, **kwargs)
+    return name, create_recorder(lam, name, collector, **kwargs)
 
 
 def send(lam: Any, name: str, event: Any) -> str:
@@ -64,15 +66,15 @@ def send(lam: Any, name: str, event: Any) -> str:
     return request_id
 
 
-def runs_of(record_dir: Path, name: str, request_id: str) -> list[dict[str, Any]]:
-    return [r for r in records(record_dir, name) if r["request_id"] == request_id]
+def runs_of(collector: Collector, name: str, request_id: str) -> list[dict[str, Any]]:
+    return [r for r in collector.records(name) if r["request_id"] == request_id]
 
 
-def wait_record(record_dir: Path, name: str, match: Any, limit: float = 20) -> dict[str, Any]:
+def wait_record(collector: Collector, name: str, match: Any, limit: float = 20) -> dict[str, Any]:
     """The first record of `name` for which `match(record)` holds, polling."""
 
     def found() -> dict[str, Any] | None:
-        return next((r for r in records(record_dir, name) if match(r)), None)
+        return next((r for r in collector.records(name) if match(r)), None)
 
     record: dict[str, Any] = wait_until(found, limit=limit)
     return record
@@ -92,18 +94,18 @@ def ember_cli(srv: Server, *args: str) -> str:
 # -- accepting events ------------------------------------------------------------------
 
 
-def test_event_answers_202_and_runs_as_its_request_id(lam: Any, record_dir: Path) -> None:
-    name, arn = recorder(lam, record_dir, "accept")
+def test_event_answers_202_and_runs_as_its_request_id(lam: Any, collector: Collector) -> None:
+    name, arn = recorder(lam, collector, "accept")
     request_id = send(lam, name, {"hello": "async"})
-    run = wait_record(record_dir, name, lambda r: r["request_id"] == request_id)
+    run = wait_record(collector, name, lambda r: r["request_id"] == request_id)
     assert run["event"] == {"hello": "async"}
     assert run["invoked_arn"] == arn
 
 
 def test_aws_cli_invocation_type_event(
-    srv: Server, lam: Any, record_dir: Path, tmp_path: Path
+    srv: Server, lam: Any, collector: Collector, tmp_path: Path
 ) -> None:
-    name, _ = recorder(lam, record_dir, "cli")
+    name, _ = recorder(lam, collector, "cli")
     out = tmp_path / "out.json"
     done = aws_cli(
         srv.endpoint, "lambda", "invoke", "--function-name", name, "--invocation-type", "Event",
@@ -111,7 +113,7 @@ def test_aws_cli_invocation_type_event(
     )  # fmt: skip
     assert json.loads(done.stdout) == {"StatusCode": 202}
     assert out.read_bytes() == b""
-    wait_record(record_dir, name, lambda r: r["event"] == {"via": "cli"})
+    wait_record(collector, name, lambda r: r["event"] == {"via": "cli"})
 
 
 def test_event_payload_limit_is_one_megabyte(lam: Any) -> None:
@@ -151,12 +153,12 @@ def test_event_refusals_match_the_sync_path(lam: Any) -> None:
     )
 
 
-def test_legacy_invoke_async(lam: Any, record_dir: Path) -> None:
-    name, _ = recorder(lam, record_dir, "legacy")
+def test_legacy_invoke_async(lam: Any, collector: Collector) -> None:
+    name, _ = recorder(lam, collector, "legacy")
     answer = lam.invoke_async(FunctionName=name, InvokeArgs=b'{"legacy": true}')
     assert answer["Status"] == 202
     request_id = answer["ResponseMetadata"]["RequestId"]
-    run = wait_record(record_dir, name, lambda r: r["request_id"] == request_id)
+    run = wait_record(collector, name, lambda r: r["request_id"] == request_id)
     assert run["event"] == {"legacy": True}
     over = b'"' + b"x" * (256 * 1024 - 1) + b'"'
     expect_error(
@@ -171,18 +173,18 @@ def test_legacy_invoke_async(lam: Any, record_dir: Path) -> None:
 
 
 def test_function_errors_retry_on_lambdas_schedule_with_one_request_id(
-    lam: Any, record_dir: Path
+    lam: Any, collector: Collector
 ) -> None:
-    name, _ = recorder(lam, record_dir, "retry")
-    sink, sink_arn = recorder(lam, record_dir, "retry-sink", sink=True)
+    name, _ = recorder(lam, collector, "retry")
+    sink, sink_arn = recorder(lam, collector, "retry-sink", sink=True)
     lam.put_function_event_invoke_config(
         FunctionName=name, DestinationConfig={"OnFailure": {"Destination": sink_arn}}
     )  # default: 2 retries
     request_id = send(lam, name, {"fail": True, "id": "r"})
     record = wait_record(
-        record_dir, sink, lambda r: r["event"]["requestContext"]["requestId"] == request_id
+        collector, sink, lambda r: r["event"]["requestContext"]["requestId"] == request_id
     )
-    runs = runs_of(record_dir, name, request_id)
+    runs = runs_of(collector, name, request_id)
     assert len(runs) == 3
     first, second = runs[1]["t"] - runs[0]["t"], runs[2]["t"] - runs[1]["t"]
     assert FIRST_RETRY <= first < FIRST_RETRY + SLACK, first
@@ -193,17 +195,17 @@ def test_function_errors_retry_on_lambdas_schedule_with_one_request_id(
 
 @pytest.mark.parametrize("retries", [0, 1, 2])
 def test_a_poison_event_reaches_the_dead_letter_function_after_exactly_its_attempts(
-    lam: Any, record_dir: Path, retries: int
+    lam: Any, collector: Collector, retries: int
 ) -> None:
-    dlq, dlq_arn = recorder(lam, record_dir, "dlq", sink=True)
-    name, _ = recorder(lam, record_dir, "poison", DeadLetterConfig={"TargetArn": dlq_arn})
+    dlq, dlq_arn = recorder(lam, collector, "dlq", sink=True)
+    name, _ = recorder(lam, collector, "poison", DeadLetterConfig={"TargetArn": dlq_arn})
     lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=retries)
     event = {"fail": True, "id": f"poison-{retries}"}
     request_id = send(lam, name, event)
     letter = wait_record(
-        record_dir, dlq, lambda r: (r["custom"] or {}).get("RequestID") == request_id
+        collector, dlq, lambda r: (r["custom"] or {}).get("RequestID") == request_id
     )
-    assert len(runs_of(record_dir, name, request_id)) == retries + 1
+    assert len(runs_of(collector, name, request_id)) == retries + 1
     assert letter["event"] == event  # a dead letter carries the original event
     assert letter["custom"] == {
         "RequestID": request_id,
@@ -214,12 +216,12 @@ def test_a_poison_event_reaches_the_dead_letter_function_after_exactly_its_attem
 
 @pytest.mark.parametrize(("age", "runs"), [(60, 1), (100, 2)])
 def test_an_event_older_than_its_maximum_age_fails_as_event_age_exceeded(
-    lam: Any, record_dir: Path, age: int, runs: int
+    lam: Any, collector: Collector, age: int, runs: int
 ) -> None:
     """Scaled: age 60 -> 0.6 s, which the first retry (at 0.6 s) does not beat; 100 ->
     1.0 s: the first retry runs, the second (at 1.8 s) would be too old."""
-    name, _ = recorder(lam, record_dir, "aged")
-    sink, sink_arn = recorder(lam, record_dir, "aged-sink", sink=True)
+    name, _ = recorder(lam, collector, "aged")
+    sink, sink_arn = recorder(lam, collector, "aged-sink", sink=True)
     lam.put_function_event_invoke_config(
         FunctionName=name,
         MaximumEventAgeInSeconds=age,
@@ -227,22 +229,22 @@ def test_an_event_older_than_its_maximum_age_fails_as_event_age_exceeded(
     )
     request_id = send(lam, name, {"fail": True, "id": "aged"})
     record = wait_record(
-        record_dir, sink, lambda r: r["event"]["requestContext"]["requestId"] == request_id
+        collector, sink, lambda r: r["event"]["requestContext"]["requestId"] == request_id
     )
     context = record["event"]["requestContext"]
     assert (context["condition"], context["approximateInvokeCount"]) == (
         "EventAgeExceeded",
         runs,
     )
-    attempts = runs_of(record_dir, name, request_id)
+    attempts = runs_of(collector, name, request_id)
     assert len(attempts) == runs
     # The failure is handed over when the event expires, not a whole retry delay later.
     assert record["t"] - attempts[0]["t"] < age * SCALE + SLACK
 
 
-def test_an_event_for_an_alias_follows_the_aliases_config(lam: Any, record_dir: Path) -> None:
-    name, arn = recorder(lam, record_dir, "aliased")
-    sink, sink_arn = recorder(lam, record_dir, "aliased-sink", sink=True)
+def test_an_event_for_an_alias_follows_the_aliases_config(lam: Any, collector: Collector) -> None:
+    name, arn = recorder(lam, collector, "aliased")
+    sink, sink_arn = recorder(lam, collector, "aliased-sink", sink=True)
     version = lam.publish_version(FunctionName=name)["Version"]
     lam.create_alias(FunctionName=name, Name="live", FunctionVersion=version)
     lam.put_function_event_invoke_config(
@@ -253,12 +255,12 @@ def test_an_event_for_an_alias_follows_the_aliases_config(lam: Any, record_dir: 
     )  # $LATEST keeps the default of two retries
     request_id = send(lam, f"{name}:live", {"fail": True, "id": "alias"})
     record = wait_record(
-        record_dir, sink, lambda r: r["event"]["requestContext"]["requestId"] == request_id
+        collector, sink, lambda r: r["event"]["requestContext"]["requestId"] == request_id
     )
     context = record["event"]["requestContext"]
     assert (context["functionArn"], context["approximateInvokeCount"]) == (f"{arn}:live", 1)
     assert record["event"]["responseContext"]["executedVersion"] == version
-    (run,) = runs_of(record_dir, name, request_id)
+    (run,) = runs_of(collector, name, request_id)
     assert run["invoked_arn"] == f"{arn}:live"
 
 
@@ -274,13 +276,13 @@ def test_an_event_for_a_missing_alias_is_refused(lam: Any) -> None:
 
 
 def test_throttled_events_back_off_without_using_attempts_then_run(
-    lam: Any, record_dir: Path
+    lam: Any, collector: Collector
 ) -> None:
     """Reserved concurrency 0 throttles every attempt: the event backs off (1 s doubling,
     scaled) until its maximum age and fails with no invocation counted; once the function
     may run again, new events run."""
-    name, arn = recorder(lam, record_dir, "throttled")
-    sink, sink_arn = recorder(lam, record_dir, "throttled-sink", sink=True)
+    name, arn = recorder(lam, collector, "throttled")
+    sink, sink_arn = recorder(lam, collector, "throttled-sink", sink=True)
     lam.put_function_event_invoke_config(
         FunctionName=name,
         MaximumEventAgeInSeconds=60,  # 0.6 s: about six backoffs
@@ -289,7 +291,7 @@ def test_throttled_events_back_off_without_using_attempts_then_run(
     lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=0)
     request_id = send(lam, name, {"n": "throttled"})
     record = wait_record(
-        record_dir, sink, lambda r: r["event"]["requestContext"]["requestId"] == request_id
+        collector, sink, lambda r: r["event"]["requestContext"]["requestId"] == request_id
     )["event"]
     assert record["requestContext"] == {
         "requestId": request_id,
@@ -299,20 +301,20 @@ def test_throttled_events_back_off_without_using_attempts_then_run(
     }
     assert record["responseContext"] == {"statusCode": 429}
     assert record["responsePayload"]["errorType"] == "TooManyRequestsException"
-    assert runs_of(record_dir, name, request_id) == []
+    assert runs_of(collector, name, request_id) == []
 
     lam.delete_function_concurrency(FunctionName=name)
     again = send(lam, name, {"n": "free"})
-    wait_record(record_dir, name, lambda r: r["request_id"] == again)
+    wait_record(collector, name, lambda r: r["request_id"] == again)
 
 
 # -- destinations ---------------------------------------------------------------------------
 
 
-def test_destinations_receive_lambdas_invocation_record(lam: Any, record_dir: Path) -> None:
-    name, arn = recorder(lam, record_dir, "dest")
-    ok, ok_arn = recorder(lam, record_dir, "dest-ok", sink=True)
-    bad, bad_arn = recorder(lam, record_dir, "dest-bad", sink=True)
+def test_destinations_receive_lambdas_invocation_record(lam: Any, collector: Collector) -> None:
+    name, arn = recorder(lam, collector, "dest")
+    ok, ok_arn = recorder(lam, collector, "dest-ok", sink=True)
+    bad, bad_arn = recorder(lam, collector, "dest-bad", sink=True)
     lam.put_function_event_invoke_config(
         FunctionName=name,
         MaximumRetryAttempts=0,
@@ -323,8 +325,8 @@ def test_destinations_receive_lambdas_invocation_record(lam: Any, record_dir: Pa
     )
     good_id = send(lam, name, {"n": 1})
     bad_id = send(lam, name, {"fail": True, "id": "d"})
-    success = wait_record(record_dir, ok, lambda r: True)["event"]
-    failure = wait_record(record_dir, bad, lambda r: True)["event"]
+    success = wait_record(collector, ok, lambda r: True)["event"]
+    failure = wait_record(collector, bad, lambda r: True)["event"]
 
     assert ISO_MS.fullmatch(success.pop("timestamp"))
     assert success == {
@@ -366,9 +368,9 @@ def test_destinations_receive_lambdas_invocation_record(lam: Any, record_dir: Pa
 
 
 def test_a_vanished_destination_is_counted_and_the_queue_is_shown(
-    srv: Server, lam: Any, record_dir: Path
+    srv: Server, lam: Any, collector: Collector
 ) -> None:
-    name, _ = recorder(lam, record_dir, "lost")
+    name, _ = recorder(lam, collector, "lost")
     gone = _name("gone")
     create_function(lam, gone, NOOP)
     lam.put_function_event_invoke_config(
@@ -379,7 +381,7 @@ def test_a_vanished_destination_is_counted_and_the_queue_is_shown(
     )
     lam.delete_function(FunctionName=gone)
     request_id = send(lam, name, {"n": 2})
-    wait_record(record_dir, name, lambda r: r["request_id"] == request_id)
+    wait_record(collector, name, lambda r: r["request_id"] == request_id)
 
     def counted() -> str | None:
         text = ember_cli(srv, "metrics", name)
@@ -402,8 +404,10 @@ def test_a_vanished_destination_is_counted_and_the_queue_is_shown(
     assert row == [name, "0", "0", "-", "0"]
 
 
-def test_dropped_events_show_in_the_queue_listing(srv: Server, lam: Any, record_dir: Path) -> None:
-    name, _ = recorder(lam, record_dir, "drops")
+def test_dropped_events_show_in_the_queue_listing(
+    srv: Server, lam: Any, collector: Collector
+) -> None:
+    name, _ = recorder(lam, collector, "drops")
     lam.put_function_event_invoke_config(FunctionName=name, MaximumRetryAttempts=0)
     for n in range(3):
         send(lam, name, {"fail": True, "id": n})
@@ -419,9 +423,9 @@ def test_dropped_events_show_in_the_queue_listing(srv: Server, lam: Any, record_
 # -- DeadLetterConfig on the function -------------------------------------------------------
 
 
-def test_dead_letter_config_is_kept_shown_and_checked(lam: Any, record_dir: Path) -> None:
-    _, dlq_arn = recorder(lam, record_dir, "dl-target", sink=True)
-    name, _ = recorder(lam, record_dir, "dl-owner", DeadLetterConfig={"TargetArn": dlq_arn})
+def test_dead_letter_config_is_kept_shown_and_checked(lam: Any, collector: Collector) -> None:
+    _, dlq_arn = recorder(lam, collector, "dl-target", sink=True)
+    name, _ = recorder(lam, collector, "dl-owner", DeadLetterConfig={"TargetArn": dlq_arn})
     assert lam.get_function_configuration(FunctionName=name)["DeadLetterConfig"] == {
         "TargetArn": dlq_arn
     }

@@ -17,6 +17,7 @@ import pytest
 import uvloop
 
 from ember.runtime_api import (
+    MAX_RESPONSE_BYTES,
     EndpointBusyError,
     EndpointClosedError,
     InitError,
@@ -93,8 +94,10 @@ def run(request: pytest.FixtureRequest) -> Callable[[Scenario], None]:
 
 
 @contextlib.asynccontextmanager
-async def serving(**kwargs: int) -> AsyncIterator[tuple[RuntimeEndpoint, str]]:
-    endpoint = RuntimeEndpoint(**kwargs)
+async def serving(
+    max_response_bytes: int = MAX_RESPONSE_BYTES,
+) -> AsyncIterator[tuple[RuntimeEndpoint, str]]:
+    endpoint = RuntimeEndpoint(max_response_bytes=max_response_bytes)
     address = await endpoint.start()
     try:
         yield endpoint, address

@@ -1,0 +1,150 @@
+"""What isolation costs: cold starts with and without the sandbox, and freeze+thaw.
+
+Rows: cold start p50/p99 on a `--isolation none` server beside the sandboxed server's (the
+main table's cold start rows run on the default, sandboxed server when the host allows
+it); warm invokes that find their environment frozen (an idle gap between invocations)
+on both servers, whose difference is what freeze+thaw adds to an invocation; and the
+freezer writes themselves on a real cgroup, the floor of that difference.
+"""
+
+from __future__ import annotations
+
+import os
+import statistics
+import tempfile
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+from typing import Any
+
+from ember.sandbox import Isolation, probe
+from tests.e2e.harness import ROLE, free_port, make_zip, run_server
+
+HANDLER = "def handler(event, context):\n    return {'ok': True}\n"
+Row = tuple[str, str, str]
+
+
+def _percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
+
+
+def _invoke_ms(endpoint: str, name: str) -> float:
+    request = urllib.request.Request(
+        f"{endpoint}/2015-03-31/functions/{name}/invocations", data=b"{}", method="POST"
+    )
+    start = time.perf_counter()
+    with urllib.request.urlopen(request) as response:
+        response.read()
+        assert "X-Amz-Function-Error" not in response.headers
+    return (time.perf_counter() - start) * 1000
+
+
+def _deploy(lam: Any, runtime: str) -> str:
+    name = f"bench-iso-{uuid.uuid4().hex[:6]}"
+    lam.create_function(
+        FunctionName=name, Runtime=runtime, Role=ROLE, Handler="app.handler",
+        Code={"ZipFile": make_zip({"app.py": HANDLER})},
+    )  # fmt: skip
+    lam.get_waiter("function_active_v2").wait(
+        FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
+    )
+    return name
+
+
+def cold_starts_ms(server: Any, lam: Any, name: str, rounds: int) -> list[float]:
+    """The first invoke after each configuration change (a new revision: a new Init)."""
+    samples = []
+    for i in range(rounds):
+        lam.update_function_configuration(
+            FunctionName=name, Environment={"Variables": {"ROUND": str(i)}}
+        )
+        lam.get_waiter("function_updated_v2").wait(
+            FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
+        )
+        samples.append(_invoke_ms(server.endpoint, name))
+    return samples
+
+
+def after_idle_ms(server: Any, name: str, rounds: int, gap: float = 0.01) -> list[float]:
+    """Warm invokes, each `gap` seconds after the last: long enough to be frozen between."""
+    _invoke_ms(server.endpoint, name)
+    samples = []
+    for _ in range(rounds):
+        time.sleep(gap)
+        samples.append(_invoke_ms(server.endpoint, name))
+    return samples
+
+
+def host_summary() -> str:
+    with tempfile.TemporaryDirectory() as state:
+        host = probe(Isolation.AUTO, Path(state))
+        host.close()
+    return host.summary()
+
+
+def live_freezer(server_pid: int, rounds: int = 500) -> tuple[float, float] | None:
+    """On an idle (frozen) environment of the server, as the server does it (pwrite to the
+    open freezer.state): µs for a thaw plus a freeze write, and ms until the kernel reports
+    FROZEN (asynchronous: off the invoke path). None without a v1 freezer."""
+    states = [
+        path
+        for path in Path(f"/sys/fs/cgroup/freezer/ember/{server_pid}").glob("*/freezer.state")
+        if (path.parent / "cgroup.procs").read_text().split()
+    ]
+    if not states:
+        return None
+    fd = os.open(states[0], os.O_WRONLY)
+    try:
+        start = time.perf_counter()
+        for _ in range(rounds):
+            os.pwrite(fd, b"THAWED", 0)
+            os.pwrite(fd, b"FROZEN", 0)
+        writes = (time.perf_counter() - start) / rounds * 1e6
+        settle = []
+        for _ in range(20):
+            os.pwrite(fd, b"THAWED", 0)
+            begun = time.perf_counter()
+            os.pwrite(fd, b"FROZEN", 0)
+            while states[0].read_text().strip() != "FROZEN":
+                pass
+            settle.append((time.perf_counter() - begun) * 1000)
+        return writes, statistics.median(settle)
+    finally:
+        os.close(fd)  # left FROZEN, as the server left it
+
+
+def isolation_rows(sandboxed: Any, runtime: str, sandboxed_colds: list[float]) -> list[Row]:
+    """Every row of this module; `sandboxed` is the main (default isolation) server."""
+    rounds = int(os.environ.get("BENCH_COLD_ROUNDS", "20"))
+    lam = sandboxed.client()
+    name = _deploy(lam, runtime)
+    frozen = after_idle_ms(sandboxed, name, 300)
+    time.sleep(0.05)  # its environment is frozen again
+    freezer = live_freezer(sandboxed.process.pid)
+    with (
+        tempfile.TemporaryDirectory() as tmp,
+        run_server(Path(tmp) / "data", "--isolation", "none", port=free_port()) as plain,
+    ):
+        plain_lam = plain.client()
+        plain_name = _deploy(plain_lam, runtime)
+        plain_colds = cold_starts_ms(plain, plain_lam, plain_name, rounds)
+        unfrozen = after_idle_ms(plain, plain_name, 300)
+    mode = host_summary()
+    return [
+        ("cold start p50, sandboxed", f"{_percentile(sandboxed_colds, 0.5):.1f} ms",
+         f"target < 60 ms; {mode}"),
+        ("cold start p99, sandboxed", f"{_percentile(sandboxed_colds, 0.99):.1f} ms", ""),
+        ("cold start p50, --isolation none", f"{_percentile(plain_colds, 0.5):.1f} ms",
+         "plain processes, no limits"),
+        ("cold start p99, --isolation none", f"{_percentile(plain_colds, 0.99):.1f} ms", ""),
+        ("warm invoke after 10 ms idle p50, frozen", f"{statistics.median(frozen) * 1000:.0f} µs",
+         f"--isolation none: {statistics.median(unfrozen) * 1000:.0f} µs (noisy: other rows' "
+         "difference is within it)"),
+        ("freeze+thaw per warm invoke",
+         f"{freezer[0]:.0f} µs" if freezer else "n/a",
+         "writes to a live environment's freezer, as the server makes them (thaw on the "
+         f"invoke path, freeze after the response); FROZEN {freezer[1]:.1f} ms later; "
+         "target < 1 ms" if freezer else "no cgroup v1 freezer on this host"),
+    ]  # fmt: skip

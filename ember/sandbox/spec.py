@@ -1,0 +1,38 @@
+"""What a sandbox is asked to run, what stops it from starting, and how its end reads."""
+
+from __future__ import annotations
+
+import dataclasses
+import signal
+from collections.abc import Mapping, Sequence
+
+PIDS_MAX = 1024  # Lambda: 1,024 processes or threads per environment
+
+
+class LaunchError(Exception):
+    """The program could not be started (missing, not executable, sandbox refused)."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class SandboxSpec:
+    argv: Sequence[str]  # paths as the program sees them (inside the sandbox, if any)
+    env: Mapping[str, str]
+    cwd: str
+    memory_mb: int
+    tmp_mb: int = 512
+    binds: Sequence[tuple[str, str]] = ()  # (host folder, sandbox path), read-only
+    companions: Sequence[str] = ()  # started first; argv waits for release()
+    pids_max: int = PIDS_MAX
+
+
+def describe_exit(returncode: int) -> str:
+    """Lambda's wording for how a runtime ended."""
+    if returncode == 0:
+        return "Runtime exited without providing a reason"
+    if returncode < 0:
+        name = signal.Signals(-returncode).name.removeprefix("SIG").lower()
+        name = {"kill": "killed", "term": "terminated", "segv": "segmentation fault"}.get(
+            name, name
+        )
+        return f"Runtime exited with error: signal: {name}"
+    return f"Runtime exited with error: exit status {returncode}"
