@@ -64,7 +64,7 @@ class EmberServer:
         self.catalog = RuntimeCatalog.discover(settings.interpreters)
         self.catalog.precompile()  # sandboxes see the runtime read-only: compile it now
         # What this host enforces, probed once; environments find the same object.
-        self.sandbox = sandbox_host.shared(
+        self.sandbox = sandbox_host.probe(
             Isolation(settings.isolation), settings.data_dir / "sandbox"
         )
         self.logs = LogStore(settings.log_dir, clock)
@@ -76,7 +76,7 @@ class EmberServer:
         self.concurrency = ConcurrencyService(
             settings, self.metadata, self.functions, self.aliases, clock
         )
-        self.scheduler = Scheduler(settings, self.catalog, self.logs, clock)
+        self.scheduler = Scheduler(settings, self.catalog, self.logs, clock, self.sandbox)
         self.invoker = Invoker(settings, self.functions, self.scheduler, clock, self.aliases)
         self.provisioner = Provisioner(
             self.functions, self.aliases, self.concurrency, self.scheduler, self.invoker
@@ -150,7 +150,7 @@ class EmberServer:
                     task.cancel()
         self.queue.close()
         self.metadata.close()
-        sandbox_host.forget(self.sandbox)
+        self.sandbox.close()
 
     def _announce(self) -> None:
         s = self.settings

@@ -15,7 +15,6 @@ from ember.sandbox.capabilities import (
     Isolation,
     IsolationUnavailableError,
     probe,
-    shared,
 )
 from ember.sandbox.process import ProcessSandbox
 from ember.sandbox.spec import LaunchError, SandboxSpec, describe_exit
@@ -30,5 +29,4 @@ __all__ = [
     "SandboxSpec",
     "describe_exit",
     "probe",
-    "shared",
 ]

@@ -241,24 +241,3 @@ def probe(mode: Isolation, state_dir: Path) -> Capabilities:
         tree=tree,
         cgroup_problem=cgroup_problem,
     )
-
-
-# (mode, state dir) -> Capabilities: the server probes once at start-up; environments made
-# by code that cannot pass it down (the scheduler's pool) find the same object here.
-_PROBED: dict[tuple[Isolation, Path], Capabilities] = {}
-
-
-def shared(mode: Isolation, state_dir: Path) -> Capabilities:
-    key = (mode, state_dir.resolve())
-    found = _PROBED.get(key)
-    if found is None:
-        found = _PROBED[key] = probe(mode, state_dir)
-    return found
-
-
-def forget(capabilities: Capabilities) -> None:
-    """Release a probed host's cgroups (server shutdown)."""
-    for key, value in list(_PROBED.items()):
-        if value is capabilities:
-            del _PROBED[key]
-    capabilities.close()

@@ -121,7 +121,13 @@ class V1Group:
         return [str(directory / "tasks") for directory in self._dirs.values()]
 
     def set_cpus(self, cpus: float | None) -> None:
-        _write(self._dirs["cpu"] / "cpu.cfs_quota_us", str(quota_us(cpus) if cpus else -1))
+        cpu = self._dirs["cpu"]
+        quota = quota_us(cpus) if cpus else -1
+        _write(cpu / "cpu.cfs_quota_us", str(quota))
+        if quota > 0 and (cpu / "cpu.cfs_burst_us").exists():
+            # Quota left unused in quiet periods may be spent on a burst: the same share
+            # over time, without a short invocation stalling for a whole period.
+            _write(cpu / "cpu.cfs_burst_us", str(quota))
 
     def freeze(self) -> None:
         os.pwrite(self._freezer, b"FROZEN", 0)
@@ -222,6 +228,8 @@ class V2Group:
     def set_cpus(self, cpus: float | None) -> None:
         value = f"{quota_us(cpus)} {CPU_PERIOD_US}" if cpus else f"max {CPU_PERIOD_US}"
         _write(self._dir / "cpu.max", value)
+        if cpus and (self._dir / "cpu.max.burst").exists():
+            _write(self._dir / "cpu.max.burst", str(quota_us(cpus)))  # as on v1
 
     def freeze(self) -> None:
         os.pwrite(self._freezer, b"1", 0)

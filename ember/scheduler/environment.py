@@ -22,8 +22,7 @@ from ember.clock import Clock
 from ember.config import Settings
 from ember.runtime_api import EndpointError, Invocation, RuntimeEndpoint
 from ember.runtimes import RuntimeSpec
-from ember.sandbox import Capabilities, Isolation, LaunchError, ProcessSandbox, describe_exit
-from ember.sandbox import shared as shared_capabilities
+from ember.sandbox import Capabilities, LaunchError, ProcessSandbox, describe_exit
 from ember.sandbox.overlay import merged
 from ember.scheduler import failures, layout
 from ember.scheduler.envlog import EnvironmentLog
@@ -59,7 +58,7 @@ class Environment:
         clock: Clock,
         bin_dir: Path,
         *,
-        capabilities: Capabilities | None = None,
+        capabilities: Capabilities,
     ) -> None:
         self.id = uuid.uuid4().hex
         self.spec = spec
@@ -68,9 +67,7 @@ class Environment:
         self._logs = logs
         self._clock = clock
         self._bin_dir = bin_dir
-        self._caps = capabilities or shared_capabilities(
-            Isolation(settings.isolation), settings.data_dir / "sandbox"
-        )
+        self._caps = capabilities
         self.state = EnvState.STARTING
         self.last_used = clock.monotonic()
         self.invocations = 0

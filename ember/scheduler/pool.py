@@ -11,7 +11,8 @@ from typing import Any
 
 from ember.clock import Clock
 from ember.config import Settings
-from ember.runtimes import RuntimeCatalog
+from ember.runtimes import RuntimeCatalog, RuntimeSpec
+from ember.sandbox import Capabilities
 from ember.scheduler.concurrency import Concurrency
 from ember.scheduler.environment import Environment, EnvironmentLostError
 from ember.scheduler.results import InvocationResult, InvokeRequest
@@ -63,9 +64,15 @@ class SchedulerStatistics:
 
 class Scheduler:
     def __init__(
-        self, settings: Settings, catalog: RuntimeCatalog, logs: LogStore, clock: Clock
+        self,
+        settings: Settings,
+        catalog: RuntimeCatalog,
+        logs: LogStore,
+        clock: Clock,
+        capabilities: Capabilities,
     ) -> None:
         self._settings = settings
+        self._capabilities = capabilities  # what the host lets environments enforce
         self._catalog = catalog
         self._logs = logs
         self._clock = clock
@@ -132,6 +139,12 @@ class Scheduler:
             # idle is a stack, oldest at the bottom: reap from the bottom up.
             while pool.idle and pool.idle[0].last_used <= cutoff:
                 self._retire(pool.idle.pop(0))
+
+    def _new_environment(self, spec: EnvironmentSpec, runtime: RuntimeSpec) -> Environment:
+        return Environment(
+            spec, runtime, self._settings, self._logs, self._clock, self._bin_dir,
+            capabilities=self._capabilities,
+        )  # fmt: skip
 
     def _pool(self, key: str) -> Pool:
         pool = self._pools.get(key)
@@ -215,13 +228,7 @@ class Scheduler:
         provisioned_spec = dataclasses.replace(spec, initialization_type="provisioned-concurrency")
         while len(pool.provisioned) < pool.provisioned_target:
             batch = min(8, pool.provisioned_target - len(pool.provisioned))
-            envs = [
-                Environment(
-                    provisioned_spec, runtime, self._settings, self._logs, self._clock,
-                    self._bin_dir,
-                )
-                for _ in range(batch)
-            ]  # fmt: skip
+            envs = [self._new_environment(provisioned_spec, runtime) for _ in range(batch)]
             try:
                 failures = await asyncio.gather(*(env.start() for env in envs))
             except asyncio.CancelledError:
@@ -293,7 +300,7 @@ class Scheduler:
             return InvocationResult.platform_error(
                 "Runtime.InvalidRuntime", f"Runtime {spec.runtime} is not available here"
             )
-        env = Environment(spec, runtime, self._settings, self._logs, self._clock, self._bin_dir)
+        env = self._new_environment(spec, runtime)
         pool.busy.add(env)
         self._cold += 1
         try:

@@ -29,6 +29,7 @@ import functools
 import io
 import json
 import threading
+import time
 import zipfile
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -641,9 +642,20 @@ def reserved_one_busy(ctx: Ctx) -> Result:
     try:
         ctx.lam.put_function_concurrency(FunctionName=name, ReservedConcurrentExecutions=1)
         ctx.lam.invoke(FunctionName=name)  # warm, as the recording does
-        holder = threading.Thread(
-            target=lambda: ctx.server.client().invoke(FunctionName=name, Payload=b'{"sleep": 1.5}')
-        )
+        holder_client = ctx.server.client()
+
+        def hold() -> None:
+            # The main thread's probes may hold the slot for an instant: retry until the
+            # sleeper has it (bounded by the wait below).
+            deadline = time.monotonic() + 10
+            while time.monotonic() < deadline:
+                try:
+                    holder_client.invoke(FunctionName=name, Payload=b'{"sleep": 2}')
+                    return
+                except holder_client.exceptions.TooManyRequestsException:
+                    time.sleep(0.01)
+
+        holder = threading.Thread(target=hold)
         holder.start()
         # Until the sleeper holds the slot, a second invoke may still get it: try again.
         outcome = wait_until(
