@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from ember.errors import ServiceError
+from ember.store.durable import open_durable
 
 # One table serves every resource kind: control decides what a document holds,
 # the store only guarantees that a batch of puts and deletes lands whole or not at all.
@@ -32,15 +33,8 @@ class MetadataStore:
     """SQLite in WAL mode; `synchronous=FULL` so an acknowledged write survives power loss."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        try:
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise ServiceError(f"cannot open the metadata store at {path}: {exc}") from exc
+        self._db = open_durable(path, _SCHEMA, "metadata store")
 
     @contextmanager
     def _transaction(self) -> Iterator[sqlite3.Connection]:

@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from ember.errors import ServiceError
+from ember.store.durable import open_durable
 from ember.store.events import (
     EventState,
     InvalidEventTransition,
@@ -194,16 +195,9 @@ class EventQueue:
     """The queue's SQLite connection. Blocking: call it off the event loop."""
 
     def __init__(self, path: Path) -> None:
-        path.parent.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        try:
-            self._db = sqlite3.connect(path, check_same_thread=False, isolation_level=None)
-            self._db.execute("PRAGMA journal_mode=WAL")
-            # FULL: the WAL is fsynced at every commit, so a 202 survives power loss.
-            self._db.execute("PRAGMA synchronous=FULL")
-            self._db.executescript(_SCHEMA)
-        except sqlite3.Error as exc:
-            raise ServiceError(f"cannot open the event queue at {path}: {exc}") from exc
+        # FULL synchronous: the WAL is fsynced at every commit, so a 202 survives power loss.
+        self._db = open_durable(path, _SCHEMA, "event queue")
 
     def recover(self) -> int:
         """Make events a crash left IN_FLIGHT READY again (at-least-once). Returns how many."""
