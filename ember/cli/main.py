@@ -150,7 +150,7 @@ def serve(
         Settings(
             host=host,
             port=port,
-            data_dir=data_dir,
+            data_dir=data_dir.resolve(),  # bwrap and environments run elsewhere: no relative paths
             idle_timeout=idle_timeout,
             init_timeout=init_timeout,
             shutdown_grace=shutdown_grace,

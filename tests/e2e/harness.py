@@ -76,22 +76,26 @@ def wait_ready(
 
 
 @contextlib.contextmanager
-def run_server(data_dir: Path, *args: str, port: int | None = None) -> Iterator[Server]:
-    """`ember serve` on an unused port; SIGTERM and wait on exit."""
+def run_server(
+    data_dir: Path, *args: str, port: int | None = None, cwd: Path = REPO
+) -> Iterator[Server]:
+    """`ember serve` on an unused port; SIGTERM and wait on exit. A relative `data_dir`
+    is passed as given, relative to `cwd`, as a user would type it."""
     port = port or free_port()
-    data_dir.mkdir(parents=True, exist_ok=True)
-    log_path = data_dir.parent / f"server-{port}.log"
+    absolute = cwd / data_dir
+    absolute.mkdir(parents=True, exist_ok=True)
+    log_path = absolute.parent / f"server-{port}.log"
     with open(log_path, "ab") as log:
         process = subprocess.Popen(
             [sys.executable, "-m", "ember", "serve", "--port", str(port),
              "--data-dir", str(data_dir), *args],
             stdout=log,
             stderr=subprocess.STDOUT,
-            cwd=REPO,
+            cwd=cwd,
         )  # fmt: skip
     try:
         wait_ready(port, process, log_path)
-        yield Server(process, port, data_dir, log_path)
+        yield Server(process, port, absolute, log_path)
     finally:
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
