@@ -20,6 +20,7 @@ from typing import Any
 
 from bench.environments import environment_rows
 from bench.isolation import isolation_rows
+from bench.measure import invoke_once, percentile
 from tests.e2e.harness import ROLE, free_port, make_zip, run_server
 
 HANDLER = "def handler(event, context):\n    return {'ok': True}\n"
@@ -59,17 +60,6 @@ def loadgen(
     )  # fmt: skip
     result: dict[str, float] = json.loads(out.stdout)
     return result
-
-
-def invoke_once(endpoint: str, name: str) -> float:
-    req = urllib.request.Request(
-        f"{endpoint}/2015-03-31/functions/{name}/invocations", data=b"{}", method="POST"
-    )
-    start = time.perf_counter()
-    with urllib.request.urlopen(req) as resp:
-        resp.read()
-        assert "X-Amz-Function-Error" not in resp.headers
-    return (time.perf_counter() - start) * 1000
 
 
 def cold_starts(server: Any, lam: Any, rounds: int) -> list[float]:
@@ -117,11 +107,6 @@ def async_rows(server: Any, lam: Any, seconds: float) -> list[tuple[str, str, st
         ("async drain, trivial function", f"{backlog / drained:.0f} events/s",
          f"backlog of {backlog} left by the row above, drained in {drained:.1f} s"),
     ]  # fmt: skip
-
-
-def percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
 
 
 def main() -> None:

@@ -16,32 +16,16 @@ import subprocess
 import sys
 import tempfile
 import time
-import urllib.request
 import uuid
 from pathlib import Path
 from typing import Any
 
+from bench.measure import invoke_once, percentile
 from ember.sandbox import Isolation, probe
 from tests.e2e.harness import ROLE, free_port, make_zip, run_server
 
 HANDLER = "def handler(event, context):\n    return {'ok': True}\n"
 Row = tuple[str, str, str]
-
-
-def _percentile(values: list[float], q: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * q))]
-
-
-def _invoke_ms(endpoint: str, name: str) -> float:
-    request = urllib.request.Request(
-        f"{endpoint}/2015-03-31/functions/{name}/invocations", data=b"{}", method="POST"
-    )
-    start = time.perf_counter()
-    with urllib.request.urlopen(request) as response:
-        response.read()
-        assert "X-Amz-Function-Error" not in response.headers
-    return (time.perf_counter() - start) * 1000
 
 
 def _deploy(lam: Any, runtime: str, memory: int = 128) -> str:
@@ -78,17 +62,17 @@ def cold_starts_ms(server: Any, lam: Any, name: str, rounds: int) -> list[float]
         lam.get_waiter("function_updated_v2").wait(
             FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
         )
-        samples.append(_invoke_ms(server.endpoint, name))
+        samples.append(invoke_once(server.endpoint, name))
     return samples
 
 
 def after_idle_ms(server: Any, name: str, rounds: int, gap: float = 0.01) -> list[float]:
     """Warm invokes, each `gap` seconds after the last: long enough to be frozen between."""
-    _invoke_ms(server.endpoint, name)
+    invoke_once(server.endpoint, name)
     samples = []
     for _ in range(rounds):
         time.sleep(gap)
-        samples.append(_invoke_ms(server.endpoint, name))
+        samples.append(invoke_once(server.endpoint, name))
     return samples
 
 
@@ -151,12 +135,12 @@ def isolation_rows(sandboxed: Any, runtime: str, sandboxed_colds: list[float]) -
         plain_warm = _loadgen_p50(plain, plain_name, seconds)
         unfrozen = statistics.median(after_idle_ms(plain, plain_name, 300)) * 1000
     return [
-        ("cold start p50, sandboxed", f"{_percentile(sandboxed_colds, 0.5):.1f} ms",
+        ("cold start p50, sandboxed", f"{percentile(sandboxed_colds, 0.5):.1f} ms",
          f"target < 60 ms; {host_summary()}"),
-        ("cold start p99, sandboxed", f"{_percentile(sandboxed_colds, 0.99):.1f} ms", ""),
-        ("cold start p50, --isolation none", f"{_percentile(plain_colds, 0.5):.1f} ms",
+        ("cold start p99, sandboxed", f"{percentile(sandboxed_colds, 0.99):.1f} ms", ""),
+        ("cold start p50, --isolation none", f"{percentile(plain_colds, 0.5):.1f} ms",
          "plain processes, no limits"),
-        ("cold start p99, --isolation none", f"{_percentile(plain_colds, 0.99):.1f} ms", ""),
+        ("cold start p99, --isolation none", f"{percentile(plain_colds, 0.99):.1f} ms", ""),
         ("warm invoke p50, 1 client, 1,769 MB, sandboxed", f"{warm:.0f} µs",
          f"--isolation none: {plain_warm:.0f} µs"),
         ("warm invoke after 10 ms idle p50 (thawed)", f"{frozen:.0f} µs",
