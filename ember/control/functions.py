@@ -485,4 +485,5 @@ class FunctionService:
             current = self._functions.get(name)
             if current is None or current.revision_id != config.revision_id:
                 return  # changed or deleted meanwhile; that change queued its own activation
-            await self._commit(current, settled)
+            # Lambda gives the function a new RevisionId when a create or update settles.
+            await self._commit(current, dataclasses.replace(settled, revision_id=str(uuid.uuid4())))

@@ -908,3 +908,22 @@ def test_unknown_versions_are_not_found_and_deleting_one_is_a_no_op(lam: Any, fn
         "$LATEST version cannot be deleted without deleting the function.",
     )
     assert fn in function_names(lam)
+
+
+def test_revision_id_changes_when_a_change_settles(lam: Any) -> None:
+    """Lambda gives a new RevisionId once a create or an update has settled, so the id a
+    Create/Update answer carried no longer passes as a precondition."""
+    name = unique("revsettle")
+    created = deploy(lam, name)
+    active = wait_settled(lam, name)
+    assert active["RevisionId"] != created["RevisionId"]
+    updated = lam.update_function_configuration(FunctionName=name, Description="d")
+    settled = wait_settled(lam, name)
+    assert settled["RevisionId"] not in (updated["RevisionId"], active["RevisionId"])
+    with pytest.raises(lam.exceptions.PreconditionFailedException):
+        lam.update_function_configuration(
+            FunctionName=name, Description="e", RevisionId=updated["RevisionId"]
+        )
+    lam.update_function_configuration(
+        FunctionName=name, Description="e", RevisionId=settled["RevisionId"]
+    )
