@@ -14,7 +14,6 @@ from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 
 import pytest
-import uvloop
 
 from ember.runtime_api import (
     MAX_RESPONSE_BYTES,
@@ -27,6 +26,7 @@ from ember.runtime_api import (
     RuntimeResponse,
     RuntimeState,
 )
+from tests.component.runtime_api.loops import Scenario
 
 NEXT = "/2018-06-01/runtime/invocation/next"
 INIT_ERROR = "/2018-06-01/runtime/init/error"
@@ -69,28 +69,6 @@ def invocation(n: int = 1, **changes: object) -> Invocation:
 
 
 # -- the harness ---------------------------------------------------------------------
-
-LOOPS: dict[str, Callable[[], asyncio.AbstractEventLoop]] = {
-    "asyncio": asyncio.new_event_loop,
-    "uvloop": uvloop.new_event_loop,
-}
-Scenario = Callable[[], Awaitable[None]]
-
-
-@pytest.fixture(params=sorted(LOOPS))
-def run(request: pytest.FixtureRequest) -> Callable[[Scenario], None]:
-    """Run one async scenario on a fresh loop, failing it after 10 s rather than hanging."""
-    factory = LOOPS[request.param]
-
-    def run(scenario: Scenario) -> None:
-        async def bounded() -> None:
-            async with asyncio.timeout(10):
-                await scenario()
-
-        with asyncio.Runner(loop_factory=factory) as runner:
-            runner.run(bounded())
-
-    return run
 
 
 @contextlib.asynccontextmanager

@@ -9,15 +9,12 @@ import contextlib
 import json
 from collections.abc import AsyncIterator, Callable
 
-import pytest
-
 from ember.runtime_api import RuntimeEndpoint
 from ember.runtime_api.extensions import ExtensionState
+from tests.component.runtime_api.loops import Scenario
 from tests.component.runtime_api.test_endpoint import (
-    LOOPS,
     NEXT,
     RuntimeClient,
-    Scenario,
     eventually,
     invocation,
     response_path,
@@ -26,22 +23,6 @@ from tests.component.runtime_api.test_endpoint import (
 EXT = "/2020-01-01/extension"
 BAD = ("Lambda-Extension-Function-Error-Type", "Extension.Bad")
 METADATA = {"functionName": "hello", "functionVersion": "$LATEST", "handler": "app.handler"}
-
-
-@pytest.fixture(params=sorted(LOOPS))
-def run(request: pytest.FixtureRequest) -> Callable[[Scenario], None]:
-    """Run one async scenario on a fresh loop (asyncio and uvloop), bounded to 10 s."""
-    factory = LOOPS[request.param]
-
-    def run(scenario: Scenario) -> None:
-        async def bounded() -> None:
-            async with asyncio.timeout(10):
-                await scenario()
-
-        with asyncio.Runner(loop_factory=factory) as runner:
-            runner.run(bounded())
-
-    return run
 
 
 @contextlib.asynccontextmanager
