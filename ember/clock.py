@@ -6,6 +6,7 @@ retries, idle reaping and deadlines without waiting.
 
 from __future__ import annotations
 
+import datetime
 import time
 from typing import Protocol
 
@@ -44,3 +45,10 @@ class ManualClock:
     def advance(self, seconds: float) -> None:
         self._wall += seconds
         self._mono += seconds
+
+
+def iso_millis(wall: float, zone: str = "Z") -> str:
+    """UTC to the millisecond, as AWS prints times: `...T12:00:00.000Z` in logs and
+    records, `...T12:00:00.000+0000` (zone="+0000") in LastModified fields."""
+    moment = datetime.datetime.fromtimestamp(wall, tz=datetime.UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}{zone}"

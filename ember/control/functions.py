@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import builtins
 import dataclasses
-import datetime
 import logging
 import shutil
 import uuid
@@ -14,7 +13,7 @@ from pathlib import Path
 from typing import Any
 
 from ember.blocking import run_blocking
-from ember.clock import Clock
+from ember.clock import Clock, iso_millis
 from ember.config import Settings
 from ember.control import codezip, rules
 from ember.control.destinations import check_dead_letter
@@ -54,12 +53,6 @@ Listener = Callable[[FunctionConfig | None, FunctionConfig | None], None]
 Dependent = Callable[[str], list[tuple[str, str]]]
 # Raises when a version may not be deleted (e.g. aliases route to it).
 VersionGuard = Callable[[str, str], None]
-
-
-def _timestamp(wall: float) -> str:
-    """AWS's LastModified format: 2024-05-01T12:00:00.000+0000."""
-    moment = datetime.datetime.fromtimestamp(wall, tz=datetime.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
 
 
 def not_found(arn: str) -> ResourceNotFoundError:
@@ -205,7 +198,7 @@ class FunctionService:
                 code_sha256=info.sha256_b64,
                 code_size=info.size,
                 unzipped_size=info.unzipped_size,
-                last_modified=_timestamp(self._clock.wall()),
+                last_modified=iso_millis(self._clock.wall(), "+0000"),
                 revision_id=str(uuid.uuid4()),
                 state=FunctionState.PENDING,
                 state_reason="The function is being created.",
@@ -231,7 +224,7 @@ class FunctionService:
                 code_sha256=info.sha256_b64,
                 code_size=info.size,
                 unzipped_size=info.unzipped_size,
-                last_modified=_timestamp(self._clock.wall()),
+                last_modified=iso_millis(self._clock.wall(), "+0000"),
                 revision_id=str(uuid.uuid4()),
                 last_update_status=UpdateStatus.IN_PROGRESS,
                 last_update_status_reason="The function is being created.",
@@ -257,7 +250,7 @@ class FunctionService:
             new = dataclasses.replace(
                 old,
                 **fields,
-                last_modified=_timestamp(self._clock.wall()),
+                last_modified=iso_millis(self._clock.wall(), "+0000"),
                 revision_id=str(uuid.uuid4()),
                 last_update_status=UpdateStatus.IN_PROGRESS,
                 last_update_status_reason="The function is being created.",
@@ -293,7 +286,7 @@ class FunctionService:
                 latest,
                 version=number,
                 description=description if description is not None else latest.description,
-                last_modified=_timestamp(self._clock.wall()),
+                last_modified=iso_millis(self._clock.wall(), "+0000"),
                 revision_id=str(uuid.uuid4()),
                 version_counter=0,
                 published_revision="",

@@ -11,14 +11,13 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
-import datetime
 import json
 import uuid
 from collections.abc import Sequence
 from typing import Any
 
 from ember.blocking import run_blocking
-from ember.clock import Clock
+from ember.clock import Clock, iso_millis
 from ember.config import Settings
 from ember.control import codezip
 from ember.errors import (
@@ -79,11 +78,6 @@ class LayerRefs:
     arns: tuple[str, ...] = ()
     digests: tuple[str, ...] = ()
     sizes: tuple[int, ...] = ()
-
-
-def _timestamp(wall: float) -> str:
-    moment = datetime.datetime.fromtimestamp(wall, tz=datetime.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}+0000"
 
 
 class LayerService:
@@ -197,7 +191,7 @@ class LayerService:
                 code_sha256=info.sha256_b64,
                 code_size=info.size,
                 unzipped_size=info.unzipped_size,
-                created=_timestamp(self._clock.wall()),
+                created=iso_millis(self._clock.wall(), "+0000"),
                 description=description,
                 license_info=license_info,
                 compatible_runtimes=tuple(compatible_runtimes),

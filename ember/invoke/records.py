@@ -4,11 +4,11 @@ record Lambda sends to destinations, and the dead-letter message's attributes.""
 from __future__ import annotations
 
 import dataclasses
-import datetime
 from typing import Any
 
 import orjson
 
+from ember.clock import iso_millis
 from ember.invoke.retry import Condition
 
 RECORD_VERSION = "1.0"
@@ -44,12 +44,6 @@ def _json_or_text(raw: bytes) -> Any:
         return raw.decode("utf-8", errors="replace")
 
 
-def timestamp(wall: float) -> str:
-    """The record's timestamp format: 2019-11-24T23:08:25.651Z."""
-    moment = datetime.datetime.fromtimestamp(wall, tz=datetime.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
-
-
 def invocation_record(
     *,
     request_id: str,
@@ -70,7 +64,7 @@ def invocation_record(
             response_context["functionError"] = outcome.function_error
     record: dict[str, Any] = {
         "version": RECORD_VERSION,
-        "timestamp": timestamp(wall),
+        "timestamp": iso_millis(wall),
         "requestContext": {
             "requestId": request_id,
             "functionArn": function_arn,

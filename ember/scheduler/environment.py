@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from ember.blocking import run_blocking
-from ember.clock import Clock
+from ember.clock import Clock, iso_millis
 from ember.config import Settings
 from ember.runtime_api import EndpointError, Invocation, RuntimeEndpoint
 from ember.runtimes import RuntimeSpec
@@ -39,11 +39,6 @@ SETTLE_FLOOR = 1.0  # seconds granted to reach next after a response, at the lea
 class EnvironmentLostError(Exception):
     """The environment died before its runtime took the invocation: nothing of the
     invocation ran, so the scheduler may give it to another environment."""
-
-
-def _iso_now(wall: float) -> str:
-    moment = datetime.datetime.fromtimestamp(wall, tz=datetime.UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{moment.microsecond // 1000:03d}Z"
 
 
 class Environment:
@@ -308,7 +303,7 @@ class Environment:
             self._sandbox.kill()
             self._flush_output()
             self._log(
-                f"{_iso_now(self._clock.wall())} {rid} Task timed out after "
+                f"{iso_millis(self._clock.wall())} {rid} Task timed out after "
                 f"{spec.timeout:.2f} seconds"
             )
             result = failures.invoke_timed_out(rid, spec.timeout, spec.version)

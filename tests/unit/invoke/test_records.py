@@ -9,7 +9,6 @@ from ember.invoke.records import (
     dead_letter_context,
     error_message,
     invocation_record,
-    timestamp,
 )
 from ember.invoke.retry import Condition
 
@@ -112,7 +111,3 @@ def test_dead_letter_context_carries_lambdas_message_attributes() -> None:
     assert orjson.loads(dead_letter_context("r-9", outcome)) == {
         "custom": {"RequestID": "r-9", "ErrorCode": "200", "ErrorMessage": "boom"}
     }
-
-
-def test_timestamp_has_milliseconds_and_z() -> None:
-    assert timestamp(0.5) == "1970-01-01T00:00:00.500Z"
