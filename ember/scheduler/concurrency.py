@@ -24,12 +24,6 @@ from ember.errors import TooManyRequestsError
 RATE_EXCEEDED = "Rate Exceeded."
 
 
-def min_unreserved(limit: int) -> int:
-    """Lambda keeps 100 of an account's 1,000 unreserved; Ember scales that 10 % down
-    with a smaller `--concurrency-limit` (at least 1)."""
-    return max(1, min(100, limit // 10))
-
-
 def throttle(reason: str) -> TooManyRequestsError:
     return TooManyRequestsError(RATE_EXCEEDED, Reason=reason)
 

@@ -1,7 +1,7 @@
 import pytest
 
 from ember.errors import TooManyRequestsError
-from ember.scheduler.concurrency import Concurrency, min_unreserved
+from ember.scheduler.concurrency import Concurrency
 
 
 def _reason(error: pytest.ExceptionInfo[TooManyRequestsError]) -> object:
@@ -63,11 +63,6 @@ def test_scaling_rate_per_window() -> None:
     assert _reason(info) == "FunctionInvocationRateLimitExceeded"
     c.note_new_environment("g", 2.0)
     c.note_new_environment("f", 10.5)  # the first start left the window
-
-
-@pytest.mark.parametrize(("limit", "minimum"), [(1000, 100), (3000, 100), (50, 5), (5, 1)])
-def test_minimum_unreserved_scales_with_the_limit(limit: int, minimum: int) -> None:
-    assert min_unreserved(limit) == minimum
 
 
 def test_provisioned_part_of_a_reservation_is_not_for_on_demand() -> None:
