@@ -11,15 +11,12 @@ from starlette.routing import Route
 
 from ember.api.paging import page
 from ember.api.requests import read_input
+from ember.api.shapes import json_response
 from ember.config import Settings
 from ember.control.layers import LayerService, LayerVersion
 from ember.errors import InvalidParameterValueError, ResourceNotFoundError
 
 BASE = "/2018-10-31/layers"
-
-
-def _json(doc: Any, status: int = 200) -> Response:
-    return Response(json.dumps(doc), status_code=status, media_type="application/json")
 
 
 def _list_item(layer: LayerVersion) -> dict[str, Any]:
@@ -87,17 +84,19 @@ class LayerRoutes:
             compatible_runtimes=values.get("CompatibleRuntimes") or (),
             compatible_architectures=values.get("CompatibleArchitectures") or (),
         )
-        return _json(self._version(layer), status=201)
+        return json_response(self._version(layer), status=201)
 
     async def get_version(self, request: Request) -> Response:
         values = await read_input(request, "GetLayerVersion")
-        return _json(self._version(self._layers.get(values["LayerName"], values["VersionNumber"])))
+        return json_response(
+            self._version(self._layers.get(values["LayerName"], values["VersionNumber"]))
+        )
 
     async def list_or_find(self, request: Request) -> Response:
         # GetLayerVersionByArn and ListLayers share the path; `find` tells them apart.
         if request.query_params.get("find") == "LayerVersion":
             values = await read_input(request, "GetLayerVersionByArn")
-            return _json(self._version(self._layers.get_by_arn(values["Arn"])))
+            return json_response(self._version(self._layers.get_by_arn(values["Arn"])))
         values = await read_input(request, "ListLayers")
         latest = self._layers.layers(
             values.get("CompatibleRuntime"), values.get("CompatibleArchitecture")
@@ -115,7 +114,7 @@ class LayerRoutes:
         }
         if marker is not None:
             doc["NextMarker"] = marker
-        return _json(doc)
+        return json_response(doc)
 
     async def list_versions(self, request: Request) -> Response:
         values = await read_input(request, "ListLayerVersions")
@@ -128,7 +127,7 @@ class LayerRoutes:
         doc: dict[str, Any] = {"LayerVersions": [_list_item(v) for v in chunk]}
         if marker is not None:
             doc["NextMarker"] = marker
-        return _json(doc)
+        return json_response(doc)
 
     async def delete_version(self, request: Request) -> Response:
         values = await read_input(request, "DeleteLayerVersion")
@@ -146,7 +145,7 @@ class LayerRoutes:
             organization_id=values.get("OrganizationId"),
             revision_id=values.get("RevisionId"),
         )
-        return _json(
+        return json_response(
             {"Statement": json.dumps(statement, separators=(",", ":")), "RevisionId": revision},
             status=201,
         )
@@ -154,7 +153,7 @@ class LayerRoutes:
     async def get_policy(self, request: Request) -> Response:
         values = await read_input(request, "GetLayerVersionPolicy")
         policy, revision = self._layers.policy(values["LayerName"], values["VersionNumber"])
-        return _json({"Policy": policy, "RevisionId": revision})
+        return json_response({"Policy": policy, "RevisionId": revision})
 
     async def remove_permission(self, request: Request) -> Response:
         values = await read_input(request, "RemoveLayerVersionPermission")
