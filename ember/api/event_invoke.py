@@ -2,20 +2,17 @@
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from ember.api.paging import page
 from ember.api.references import References
 from ember.api.requests import read_input
 from ember.api.shapes import json_response
 from ember.control.event_invoke import Destinations, EventInvokeConfig, EventInvokeConfigs
-from ember.errors import InvalidParameterValueError
-
-_PAGE = 50
 
 
 def event_invoke_config(config: EventInvokeConfig) -> dict[str, Any]:
@@ -98,19 +95,10 @@ class EventInvokeRoutes:
     async def list(self, request: Request) -> Response:
         values = await read_input(request, "ListFunctionEventInvokeConfigs")
         name, _ = self._ref(values, "ListFunctionEventInvokeConfigs")
-        configs = self._configs.list(name)
-        start = 0
-        if values.get("Marker"):
-            try:
-                start = int(base64.urlsafe_b64decode(values["Marker"].encode()).decode())
-            except ValueError:
-                raise InvalidParameterValueError("Invalid pagination token") from None
-        size = min(values.get("MaxItems") or _PAGE, _PAGE)
+        chunk, marker = page(self._configs.list(name), values)
         doc: dict[str, Any] = {
-            "FunctionEventInvokeConfigs": [
-                event_invoke_config(c) for c in configs[start : start + size]
-            ]
+            "FunctionEventInvokeConfigs": [event_invoke_config(c) for c in chunk]
         }
-        if start + size < len(configs):
-            doc["NextMarker"] = base64.urlsafe_b64encode(str(start + size).encode()).decode()
+        if marker:
+            doc["NextMarker"] = marker
         return json_response(doc)
