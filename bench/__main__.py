@@ -20,11 +20,12 @@ from typing import Any
 
 from bench.environments import environment_rows
 from bench.isolation import isolation_rows
-from bench.measure import invoke_once, percentile
-from tests.e2e.harness import ROLE, free_port, make_zip, run_server
+from bench.measure import loadgen
+from bench.server import BenchServer, deploy, serve
+from ember.sandbox import Isolation, probe
 
 HANDLER = "def handler(event, context):\n    return {'ok': True}\n"
-RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
+Row = tuple[str, str, str]
 
 
 def floor_direct_call() -> float:
@@ -50,31 +51,26 @@ def floor_python_start() -> float:
     return statistics.median(samples)
 
 
-def loadgen(
-    port: int, path: str, clients: int, seconds: float, invocation_type: str | None = None
-) -> dict[str, float]:
+def runtime_api_row() -> Row:
+    """Server CPU per Runtime API request, from bench/runtime_api_roundtrip.py (one
+    RuntimeEndpoint, a raw-socket runtime in another process, 5,000 invokes)."""
     out = subprocess.run(
-        [sys.executable, "-m", "bench.loadgen", "127.0.0.1", str(port), path, str(clients),
-         str(seconds), *([invocation_type] if invocation_type else [])],
+        [sys.executable, "-m", "bench.runtime_api_roundtrip", "-n", "5000", "--json"],
         capture_output=True, text=True, check=True,
     )  # fmt: skip
-    result: dict[str, float] = json.loads(out.stdout)
-    return result
+    figures = json.loads(out.stdout)
+    return (
+        "Runtime API alone: server CPU per request", f"{figures['cpu_per_request']:.1f} µs",
+        f"round trip p50 {figures['p50']:.0f} µs, p99 {figures['p99']:.0f} µs, "
+        f"{figures['rate']:,.0f} invokes/s (endpoint in-process, runtime over loopback)",
+    )  # fmt: skip
 
 
-def cold_starts(server: Any, lam: Any, rounds: int) -> list[float]:
-    """ms for the first invoke of a new environment: each round changes the function's
-    configuration (a new revision), so the next invoke must Init a fresh environment."""
-    samples = []
-    for i in range(rounds):
-        lam.update_function_configuration(
-            FunctionName="bench", Environment={"Variables": {"ROUND": str(i)}}
-        )
-        lam.get_waiter("function_updated_v2").wait(
-            FunctionName="bench", WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
-        )
-        samples.append(invoke_once(server.endpoint, "bench"))
-    return samples
+def host_summary() -> str:
+    with tempfile.TemporaryDirectory() as state:
+        host = probe(Isolation.AUTO, Path(state))
+        host.close()
+    return host.summary()
 
 
 def queue_depth(endpoint: str, name: str) -> int:
@@ -83,16 +79,10 @@ def queue_depth(endpoint: str, name: str) -> int:
     return next((q["Depth"] for q in queues if q["FunctionName"] == name), 0)
 
 
-def async_rows(server: Any, lam: Any, seconds: float) -> list[tuple[str, str, str]]:
+def async_rows(server: BenchServer, seconds: float) -> list[Row]:
     """Events accepted per second (202s, each durably committed) from 32 clients, and the
     rate the dispatcher then drains the backlog they left through a trivial function."""
-    lam.create_function(
-        FunctionName="bench-async", Runtime=RUNTIME, Role=ROLE, Handler="app.handler",
-        Code={"ZipFile": make_zip({"app.py": HANDLER})},
-    )  # fmt: skip
-    lam.get_waiter("function_active_v2").wait(
-        FunctionName="bench-async", WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
-    )
+    deploy(server.client(), "bench-async", HANDLER)
     path = "/2015-03-31/functions/bench-async/invocations"
     accepted = loadgen(server.port, path, 32, seconds, "Event")
     start, backlog = time.perf_counter(), queue_depth(server.endpoint, "bench-async")
@@ -111,33 +101,24 @@ def async_rows(server: Any, lam: Any, seconds: float) -> list[tuple[str, str, st
 
 def main() -> None:
     seconds = float(os.environ.get("BENCH_SECONDS", "5"))
-    rows: list[tuple[str, str, str]] = []
+    rows: list[Row] = []
     direct = floor_direct_call()
     py_start = floor_python_start()
-    with (
-        tempfile.TemporaryDirectory() as tmp,
-        run_server(Path(tmp) / "data", port=free_port()) as server,
-    ):
+    with tempfile.TemporaryDirectory() as tmp, serve(Path(tmp) / "data") as server:
         lam = server.client()
         # 1,769 MB is one whole vCPU on Lambda: these rows measure Ember's invoke path,
         # not the CPU share a smaller function gets (that is the 128 MB row below).
-        for name, memory in (("bench", 1769), ("bench-128", 128)):
-            lam.create_function(
-                FunctionName=name, Runtime=RUNTIME, Role=ROLE, Handler="app.handler",
-                Code={"ZipFile": make_zip({"app.py": HANDLER})}, MemorySize=memory,
-            )  # fmt: skip
-            lam.get_waiter("function_active_v2").wait(
-                FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
-            )
+        deploy(lam, "bench", HANDLER, MemorySize=1769)
+        deploy(lam, "bench-128", HANDLER, MemorySize=128)
         path = "/2015-03-31/functions/bench/invocations"
         single = loadgen(server.port, path, 1, seconds)
-        rows.append(("warm invoke p50, 1 client", f"{single['p50']:.0f} µs",
+        rows.append(("warm invoke p50, 1 client, 1,769 MB", f"{single['p50']:.0f} µs",
                      f"direct call {direct:.2f} µs"))  # fmt: skip
-        rows.append(("warm invoke p99, 1 client", f"{single['p99']:.0f} µs", ""))
+        rows.append(("warm invoke p99, 1 client, 1,769 MB", f"{single['p99']:.0f} µs", ""))
         for clients in (1, 8, 32):
             run = single if clients == 1 else loadgen(server.port, path, clients, seconds)
             rows.append(
-                (f"throughput, {clients} clients", f"{run['rate']:.0f} invokes/s",
+                (f"throughput, {clients} clients, 1,769 MB", f"{run['rate']:.0f} invokes/s",
                  f"p50 {run['p50']:.0f} µs, p99 {run['p99']:.0f} µs")
             )  # fmt: skip
         small = loadgen(server.port, "/2015-03-31/functions/bench-128/invocations", 1, seconds)
@@ -145,15 +126,12 @@ def main() -> None:
             ("warm invoke, 128 MB (1/14 vCPU quota)", f"{small['p50']:.0f} µs",
              f"p99 {small['p99']:.0f} µs, {small['rate']:.0f} invokes/s from 1 client")
         )  # fmt: skip
-        colds = cold_starts(server, lam, 20)
-        rows.append(("cold start p50 (first invoke, new env)", f"{percentile(colds, 0.5):.1f} ms",
-                     f"python -S -c pass {py_start:.1f} ms"))  # fmt: skip
-        rows.append(("cold start p99", f"{percentile(colds, 0.99):.1f} ms", ""))
-        rows += isolation_rows(server, RUNTIME, colds)
+        rows.append(runtime_api_row())
+        rows += isolation_rows(server, f"python -S -c pass {py_start:.1f} ms; {host_summary()}")
         rows += environment_rows(
-            server, lam, RUNTIME, lambda p, clients, secs: loadgen(server.port, p, clients, secs)
+            server, lambda p, clients, secs: loadgen(server.port, p, clients, secs)
         )
-        rows += async_rows(server, lam, seconds)
+        rows += async_rows(server, seconds)
     print(f"\nEmber benchmarks — {platform.machine()}, {os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}, {platform.platform()}")  # fmt: skip
     width = max(len(r[0]) for r in rows)

@@ -1,15 +1,18 @@
-"""Benchmarks of the scheduler's side of issue 4: how fast one function goes from 0 to 100
-busy environments, what an idle 128 MB environment costs in memory (and so how many one
-machine holds), and what routing through a weighted alias adds to an invoke.
+"""Benchmarks of the scheduler's side: how fast one function goes from 0 to 100 busy
+environments, what an idle 128 MB environment costs (its processes, and the server's file
+descriptors and memory for it), and what routing through a weighted alias adds.
 
-Functions here talk back to the bench over loopback TCP (a barrier), so the measures hold
-when environments are sandboxed (private /tmp, own pid namespace).
+Functions here do not talk back to the bench over the network (environments have their
+own network namespace): each invocation holds its environment for a few seconds and
+reports when its handler started, so all of them are inside the function at once, on
+distinct environments, and the ramp is read from their own timestamps.
 """
 
 from __future__ import annotations
 
 import asyncio
 import os
+import resource
 import statistics
 import time
 from collections.abc import Callable
@@ -18,34 +21,22 @@ from typing import Any
 
 import orjson
 
-from tests.e2e.harness import ROLE, make_zip
+from bench.server import BenchServer, deploy, new_revision
 
-# Each invocation reports to the barrier and waits there until told to go: so all of them
-# are inside the function, on distinct environments, at the same moment.
-BARRIER_HANDLER = """\
-import socket
+HOLD_HANDLER = """\
+import time
 import uuid
 
 ENV_ID = uuid.uuid4().hex  # one per environment (a sandbox's pid namespace repeats pids)
 
 
 def handler(event, context):
-    with socket.create_connection(("127.0.0.1", event["barrier"])) as conn:
-        conn.sendall(b"in\\n")
-        conn.makefile("rb").readline()  # "go"
-    return {"env": ENV_ID}
+    started = time.time()
+    time.sleep(event["hold"])
+    return {"env": ENV_ID, "started": started}
 """
+HOLD = 8.0  # seconds each invocation keeps its environment: longer than any ramp here
 Row = tuple[str, str, str]
-
-
-def _deploy(lam: Any, name: str, code: str, **kwargs: Any) -> None:
-    lam.create_function(
-        FunctionName=name, Runtime=kwargs.pop("runtime"), Role=ROLE, Handler="app.handler",
-        Code={"ZipFile": make_zip({"app.py": code})}, **kwargs,
-    )  # fmt: skip
-    lam.get_waiter("function_active_v2").wait(
-        FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
-    )
 
 
 async def _invoke(port: int, path: str, body: bytes) -> tuple[int, bytes]:
@@ -63,59 +54,36 @@ async def _invoke(port: int, path: str, body: bytes) -> tuple[int, bytes]:
 
 
 async def _burst(port: int, name: str, count: int) -> tuple[float, list[dict[str, Any]]]:
-    """Fire `count` invokes at once; seconds until all `count` are inside the function
-    (each on its own environment), and their answers once released."""
-    arrived: list[asyncio.StreamWriter] = []
-    everyone = asyncio.Event()
-
-    async def arrive(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await reader.readline()
-        arrived.append(writer)
-        if len(arrived) == count:
-            everyone.set()
-
-    barrier = await asyncio.start_server(arrive, "127.0.0.1", 0, backlog=1024)
-    barrier_port = barrier.sockets[0].getsockname()[1]
-    body = orjson.dumps({"barrier": barrier_port})
+    """Fire `count` invokes at once; seconds until the last of them entered its handler
+    (each on its own environment), and their answers."""
+    body = orjson.dumps({"hold": HOLD})
     path = f"/2015-03-31/functions/{name}/invocations"
-    start = time.perf_counter()
-    calls = [asyncio.ensure_future(_invoke(port, path, body)) for _ in range(count)]
-    await asyncio.wait_for(everyone.wait(), timeout=120)
-    elapsed = time.perf_counter() - start
-    for writer in arrived:
-        writer.write(b"go\n")
-    answers = await asyncio.gather(*calls)
-    barrier.close()
+    fired = time.time()
+    answers = await asyncio.gather(*(_invoke(port, path, body) for _ in range(count)))
     bad = [a for a in answers if a[0] != 200]
     if bad:
         raise RuntimeError(f"{len(bad)} of {count} invokes failed: {bad[0]!r}")
-    return elapsed, [orjson.loads(body) for _, body in answers]
+    results = [orjson.loads(body) for _, body in answers]
+    if len({r["env"] for r in results}) != count:
+        raise RuntimeError("an environment served two invocations: the ramp outlasted HOLD")
+    return max(r["started"] for r in results) - fired, results
 
 
-def _fresh_revision(lam: Any, name: str, i: int) -> None:
-    """A configuration change: the next invokes need all-new environments."""
-    lam.update_function_configuration(
-        FunctionName=name, Environment={"Variables": {"ROUND": str(i)}}
-    )
-    lam.get_waiter("function_updated_v2").wait(
-        FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 200}
-    )
-
-
-def burst_rows(server: Any, lam: Any, runtime: str, rounds: int = 3) -> list[Row]:
+def burst_rows(server: BenchServer, rounds: int = 3) -> list[Row]:
     """0 → 100 concurrent busy environments of one function, `rounds` times."""
-    _deploy(lam, "bench-burst", BARRIER_HANDLER, runtime=runtime, Timeout=60)
+    lam = server.client()
+    deploy(lam, "bench-burst", HOLD_HANDLER, Timeout=60)
     samples = []
     for i in range(rounds):
         if i:
-            _fresh_revision(lam, "bench-burst", i)
-        elapsed, answers = asyncio.run(_burst(server.port, "bench-burst", 100))
-        assert len({a["env"] for a in answers}) == 100, "each invoke had its own environment"
+            new_revision(lam, "bench-burst", i)
+        elapsed, _ = asyncio.run(_burst(server.port, "bench-burst", 100))
         samples.append(elapsed)
     lam.delete_function(FunctionName="bench-burst")
     return [
         ("0 → 100 busy environments, one function", f"{statistics.median(samples):.2f} s",
-         f"target < 3 s; {rounds} rounds: " + ", ".join(f"{s:.2f}" for s in samples) + " s"),
+         f"target < 3 s; until the 100th handler started; {rounds} rounds: "
+         + ", ".join(f"{s:.2f}" for s in samples) + " s"),
     ]  # fmt: skip
 
 
@@ -181,33 +149,56 @@ def _mem_available_kb() -> int:
     raise RuntimeError("no MemAvailable in /proc/meminfo")
 
 
-def memory_rows(server: Any, lam: Any, runtime: str, count: int = 200) -> list[Row]:
+def _server_state(pid: int) -> tuple[int, int]:
+    """(open file descriptors, RSS in kB) of the server process itself."""
+    fds = len(os.listdir(f"/proc/{pid}/fd"))
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return fds, int(line.split()[1])
+    raise RuntimeError("no VmRSS")
+
+
+def _open_files_limit(pid: int) -> int:
+    for line in Path(f"/proc/{pid}/limits").read_text().splitlines():
+        if line.startswith("Max open files"):
+            return int(line.split()[3])
+    return resource.getrlimit(resource.RLIMIT_NOFILE)[0]
+
+
+def memory_rows(server: BenchServer, count: int = 200) -> list[Row]:
     """Start `count` environments of a 128 MB function by concurrency, let them go idle,
-    measure each one's memory; extrapolate how many this machine holds."""
-    _deploy(lam, "bench-idle", BARRIER_HANDLER, runtime=runtime, Timeout=60, MemorySize=128)
-    before = set(environment_trees(server.process.pid))  # other functions' environments
-    _, answers = asyncio.run(_burst(server.port, "bench-idle", count))
-    assert len({a["env"] for a in answers}) == count
+    measure each one's processes and what the server holds for it; how many fit here."""
+    lam = server.client()
+    deploy(lam, "bench-idle", HOLD_HANDLER, Timeout=60, MemorySize=128)
+    pid = server.process.pid
+    before = set(environment_trees(pid))  # other functions' environments
+    fds_before, rss_before = _server_state(pid)
+    asyncio.run(_burst(server.port, "bench-idle", count))
     time.sleep(0.5)  # let the last ones park in /next
-    groups = {
-        root: pids
-        for root, pids in environment_trees(server.process.pid).items()
-        if root not in before
-    }
-    assert len(groups) == count, f"found {len(groups)} new environments, expected {count}"
+    groups = {root: pids for root, pids in environment_trees(pid).items() if root not in before}
+    if len(groups) != count:
+        raise RuntimeError(f"found {len(groups)} new environments, expected {count}")
+    fds_after, rss_after = _server_state(pid)
     usage = [_memory_kb(pids) for pids in groups.values()]
     uss = statistics.median(u[0] for u in usage) / 1024
     pss = statistics.median(u[1] for u in usage) / 1024
     rss = statistics.median(u[2] for u in usage) / 1024
+    server_mib = (rss_after - rss_before) / 1024 / count
+    fds_each = (fds_after - fds_before) / count
     available = _mem_available_kb() / 1024
+    by_memory = available / (uss + server_mib)
+    by_fds = _open_files_limit(pid) / fds_each if fds_each > 0 else float("inf")
     lam.delete_function(FunctionName="bench-idle")
     return [
         ("idle 128 MB environment, resident (median)", f"{rss:.1f} MiB RSS",
          f"target < 15 MB; USS {uss:.1f} MiB, PSS {pss:.1f} MiB; {count} environments, "
          f"{statistics.median(len(p) for p in groups.values()):.0f} process(es) each"),
-        ("idle environments one machine holds", f"≈ {available / uss:,.0f}",
-         f"MemAvailable {available / 1024:.1f} GiB ÷ USS (÷ RSS: {available / rss:,.0f}); "
-         f"{count} started, not the machine exhausted"),
+        ("server's own cost per idle environment", f"{fds_each:.1f} fds",
+         f"{server_mib * 1024:.0f} KiB of server RSS each ({count} environments)"),
+        ("idle environments this server can hold", f"≈ {min(by_memory, by_fds):,.0f}",
+         f"by memory ≈ {by_memory:,.0f} (MemAvailable {available / 1024:.1f} GiB ÷ "
+         f"(USS + server share)); by open files ≈ {by_fds:,.0f} (limit "
+         f"{_open_files_limit(pid):,}); {count} started, not the machine exhausted"),
     ]  # fmt: skip
 
 
@@ -224,7 +215,7 @@ def alias_rows(
     """p50 of invokes through a weighted alias against invokes of a version directly,
     measured in alternating rounds (one keep-alive client) so drift hits both alike."""
     lam.publish_version(FunctionName=name)
-    _fresh_revision(lam, name, 0)
+    new_revision(lam, name, 0)
     lam.publish_version(FunctionName=name)
     lam.create_alias(
         FunctionName=name,
@@ -246,10 +237,10 @@ def alias_rows(
 
 
 def environment_rows(
-    server: Any, lam: Any, runtime: str, loadgen: Callable[[str, int, float], dict[str, float]]
+    server: BenchServer, loadgen: Callable[[str, int, float], dict[str, float]]
 ) -> list[Row]:
     """Every row of this module (the `bench` function must exist, with a trivial handler)."""
-    rows = burst_rows(server, lam, runtime)
-    rows += memory_rows(server, lam, runtime, count=int(os.environ.get("BENCH_IDLE_ENVS", 200)))
-    rows += alias_rows(lam, "bench", loadgen)
+    rows = burst_rows(server)
+    rows += memory_rows(server, count=int(os.environ.get("BENCH_IDLE_ENVS", 200)))
+    rows += alias_rows(server.client(), "bench", loadgen)
     return rows

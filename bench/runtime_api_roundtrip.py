@@ -6,7 +6,9 @@ this process calls `endpoint.invoke()` N times and times each call. One warm inv
 two runtime requests, so "server CPU per request" is this process's CPU / (2 * N).
 
     .venv/bin/python bench/runtime_api_roundtrip.py [-n 20000] [--loop uvloop|asyncio]
-        [--client raw|http.client] [--pin none|same|split] [--payload-bytes 64]
+        [--client raw|http.client] [--pin none|same|split] [--payload-bytes 64] [--json]
+
+`make bench` runs it too (`--json`, one row of its table).
 """
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import http.client
+import json
 import os
 import socket
 import statistics
@@ -132,6 +135,13 @@ async def platform(args: argparse.Namespace) -> None:
         await child.wait()
         await endpoint.close()
     samples.sort()
+    cpu_per_invoke = (user + system) / args.n * 1e6
+    if args.json:  # for `make bench`'s table
+        print(json.dumps({
+            "p50": percentile(samples, 0.5), "p99": percentile(samples, 0.99),
+            "rate": args.n / wall, "cpu_per_request": cpu_per_invoke / 2,
+        }))  # fmt: skip
+        return
     print(
         f"loop={args.loop} client={args.client} pin={args.pin} n={args.n} "
         f"payload={len(payload)}B\n"
@@ -159,6 +169,7 @@ def main() -> None:
     parser.add_argument("--client", choices=sorted(RUNTIMES), default="raw")
     parser.add_argument("--pin", choices=["none", "same", "split"], default="none")
     parser.add_argument("--payload-bytes", type=int, default=64)
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     parser.add_argument("--runtime", help=argparse.SUPPRESS)  # child: the endpoint's address
     parser.add_argument("--count", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
