@@ -3,10 +3,13 @@ PYTHON ?= python3
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-stamp
+# boto3/botocore for functions (AWS's Python runtimes ship them); `ember serve` looks here.
+SDK    := $(VENV)/share/ember/python-sdk
+SDK_VERSION ?= 1.44.8
 HOST   ?= 127.0.0.1
 PORT   ?= 9001
 
-.PHONY: install sandbox-tools run test lint typecheck unit e2e bench clean
+.PHONY: install sandbox-tools python-sdk run test flake lint typecheck unit e2e bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Ember needs Python 3.11 or newer (set PYTHON=...)")'
@@ -15,7 +18,18 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP) sandbox-tools
+install: $(STAMP) sandbox-tools python-sdk
+
+# One pure-Python copy for every python3.x, bound read-only into environments and put on
+# sys.path after the function's code and layers; bytecode written for each interpreter.
+python-sdk: $(SDK)/.installed-$(SDK_VERSION)
+
+$(SDK)/.installed-$(SDK_VERSION): | $(STAMP)
+	rm -rf $(SDK).tmp
+	$(BIN)/python -m pip install --quiet --no-compile --target $(SDK).tmp boto3==$(SDK_VERSION)
+	rm -rf $(SDK) && mv $(SDK).tmp $(SDK)
+	$(BIN)/python -c 'from ember.runtimes import RuntimeCatalog; RuntimeCatalog.discover().precompile()'
+	touch $@
 
 # bubblewrap gives environments their namespaces (setpriv, from util-linux, drops root).
 # Installed where missing when we are root on an apt-based host; otherwise this says how,
@@ -29,6 +43,13 @@ sandbox-tools:
 		echo "note: bubblewrap is missing, so environments will run as plain processes."; \
 		echo "      Install it: sudo apt-get install bubblewrap (Debian, Ubuntu), sudo dnf install bubblewrap (Fedora)."; \
 	fi
+	@# mkfs.ext4 makes each environment's /tmp filesystem (else /tmp is a tmpfs in memory).
+	@if command -v mkfs.ext4 >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then :; \
+	else echo "installing e2fsprogs (apt-get)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq e2fsprogs >/dev/null; fi
+	@# nft sets up environments' outbound NAT (else they have no way out); the tests' stand-in
+	@# for an outside host uses `ip` (iproute2).
+	@if command -v nft >/dev/null 2>&1 || [ "$$(id -u)" != 0 ] || ! command -v apt-get >/dev/null 2>&1; then :; \
+	else echo "installing nftables (apt-get)"; apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nftables iproute2 >/dev/null; fi
 
 run: install
 	$(BIN)/ember serve --host $(HOST) --port $(PORT) --data-dir .ember --deploy examples
@@ -43,8 +64,14 @@ typecheck: install
 test: lint typecheck
 	$(BIN)/pytest -q
 
+# The flake check: the whole suite three times in a row on two workers; any failure stops it.
+flake: install
+	for run in 1 2 3; do $(BIN)/pytest -q -n 2 || exit 1; done
+
 bench: install
 	$(BIN)/python -m bench
+	@# What /tmp on disk costs a cold start (loop devices: root only).
+	@if [ "$$(id -u)" = 0 ]; then $(BIN)/python -m bench.scratch; fi
 
 clean:
 	rm -rf $(VENV) .ember .mypy_cache .ruff_cache .pytest_cache

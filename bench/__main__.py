@@ -18,9 +18,11 @@ import urllib.request
 from pathlib import Path
 from typing import Any
 
+from bench.auth import auth_rows
 from bench.environments import environment_rows
 from bench.isolation import isolation_rows
 from bench.measure import loadgen
+from bench.outbound import outbound_available, outbound_rows
 from bench.server import BenchServer, deploy, serve
 from ember.sandbox import Isolation, probe
 
@@ -69,8 +71,10 @@ def runtime_api_row() -> Row:
 def host_summary() -> str:
     with tempfile.TemporaryDirectory() as state:
         host = probe(Isolation.AUTO, Path(state))
-        host.close()
-    return host.summary()
+        try:
+            return host.summary()
+        finally:
+            host.close()
 
 
 def queue_depth(endpoint: str, name: str) -> int:
@@ -127,11 +131,14 @@ def main() -> None:
              f"p99 {small['p99']:.0f} µs, {small['rate']:.0f} invokes/s from 1 client")
         )  # fmt: skip
         rows.append(runtime_api_row())
+        rows += auth_rows()
         rows += isolation_rows(server, f"python -S -c pass {py_start:.1f} ms; {host_summary()}")
         rows += environment_rows(
             server, lambda p, clients, secs: loadgen(server.port, p, clients, secs)
         )
         rows += async_rows(server, seconds)
+    if outbound_available():  # what the namespace and veth + NAT add (root, bwrap, nftables)
+        rows += outbound_rows()
     print(f"\nEmber benchmarks — {platform.machine()}, {os.cpu_count()} CPUs, "
           f"Python {platform.python_version()}, {platform.platform()}")  # fmt: skip
     width = max(len(r[0]) for r in rows)

@@ -241,6 +241,6 @@ def environment_rows(
 ) -> list[Row]:
     """Every row of this module (the `bench` function must exist, with a trivial handler)."""
     rows = burst_rows(server)
-    rows += memory_rows(server, count=int(os.environ.get("BENCH_IDLE_ENVS", 200)))
+    rows += memory_rows(server, count=int(os.environ.get("BENCH_IDLE_ENVS", 120)))
     rows += alias_rows(server.client(), "bench", loadgen)
     return rows

@@ -13,7 +13,8 @@ T = TypeVar("T")
 
 # A small dedicated pool: blocking calls here are short (fsync, unzip, a SQLite
 # transaction) and must not queue behind anything else using the default executor.
-_POOL = ThreadPoolExecutor(max_workers=4, thread_name_prefix="ember-blocking")
+WORKERS = 4  # threads; users of long calls (activation) keep some of them free
+_POOL = ThreadPoolExecutor(max_workers=WORKERS, thread_name_prefix="ember-blocking")
 
 
 async def run_blocking(fn: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import ipaddress
 from pathlib import Path
 
 
@@ -10,7 +11,7 @@ from pathlib import Path
 class Settings:
     host: str = "127.0.0.1"
     port: int = 9001
-    data_dir: Path = Path(".ember")
+    data_dir: Path = Path(".ember")  # what is inside: ember/store/layout.py
     # An environment idle this long is shut down (Lambda keeps them for minutes).
     idle_timeout: float = 600.0
     # Between SIGTERM and SIGKILL when an environment is shut down.
@@ -36,30 +37,31 @@ class Settings:
     async_delay_scale: float = 1.0
     # Asynchronous events invoked at once, across functions (the dispatcher's bound).
     async_concurrency: int = 32
+    # Log bytes kept per log group (per function): past it the oldest events go.
+    function_log_limit: int = 64 << 20
+    # Who may call the API: "sigv4" (requests signed with a key from `ember keys`) or
+    # "none" (open). Environments' own credentials are checked either way.
+    auth: str = "none"
+    # Host loopback ports that sandboxed functions reach as host.ember.internal:PORT
+    # (their own network namespace has no other way out to the host).
+    host_access: tuple[int, ...] = ()
+    # Every port listening on the host's loopback when an environment starts, but Ember's.
+    host_access_all: bool = False
+    # Sandboxed functions reach the outside through NAT (see ember/sandbox/outbound.py).
+    network_outbound: bool = True
+    # Processes and threads of all environments together (pids.max of the cgroup above
+    # theirs); None: 3/4 of the host's pid_max less what runs now (see sandbox/cgroups.py).
+    pids_total: int | None = None
 
     @property
-    def code_dir(self) -> Path:
-        return self.data_dir / "code"
-
-    @property
-    def blob_dir(self) -> Path:
-        return self.data_dir / "blobs"
-
-    @property
-    def layer_dir(self) -> Path:
-        return self.data_dir / "layers"
-
-    @property
-    def log_dir(self) -> Path:
-        return self.data_dir / "logs"
-
-    @property
-    def db_path(self) -> Path:
-        return self.data_dir / "ember.db"
-
-    @property
-    def queue_path(self) -> Path:
-        return self.data_dir / "queue.db"
+    def on_loopback(self) -> bool:
+        """Whether the API listens on this machine's loopback only (no one else reaches it)."""
+        if self.host == "localhost":
+            return True
+        try:
+            return ipaddress.ip_address(self.host).is_loopback
+        except ValueError:  # a host name: it may resolve to anything
+            return False
 
     @property
     def public_url(self) -> str:

@@ -4,16 +4,21 @@
     ├── InvalidParameterValueError           (400, User)
     ├── ValidationError                      (400, User)     ValidationException
     ├── InvalidRequestContentError           (400, User)
-    ├── UnsupportedMediaTypeError            (415, User)
     ├── AccessDeniedError                    (403, User)
+    ├── UnrecognizedClientError              (403, User)     unknown key or session token
+    ├── InvalidSignatureError                (403, User)     wrong signature, expired date
+    ├── IncompleteSignatureError             (403, User)     a malformed signature
+    ├── MissingAuthenticationTokenError      (403, User)     no signature at all
+    ├── ExpiredTokenError                    (403, User)     expired session credentials
     ├── ResourceNotFoundError                (404, User)
+    │   └── CodeSigningConfigMissingError    (404)           no `Type`, as AWS answers
+    ├── CodeSigningConfigNotFoundError       (404, User)     a function names a missing config
+    ├── CodeVerificationFailedError          (400, User)     Enforce, and no verifiable signature
     ├── ResourceConflictError                (409, User)
-    ├── ResourceInUseError                   (400, User)
     ├── PreconditionFailedError              (412, User)
     ├── RequestTooLargeError                 (413, User)
     ├── RequestEntityTooLargeError           (413, User)
     ├── TooManyRequestsError                 (429, User)     carries Reason
-    ├── InvalidZipFileError                  (502, User)
     ├── UnknownOperationError                (404, User)     UnknownOperationException
     └── ServiceError                         (500, Service)  ServiceException
 
@@ -32,6 +37,7 @@ class LambdaError(Exception):
     code: ClassVar[str] = "ServiceException"
     status: ClassVar[int] = 500
     fault: ClassVar[str] = "Service"  # the `Type` field AWS puts in the body
+    typed: ClassVar[bool] = True  # False where AWS leaves `Type` out though its model has it
 
     def __init__(self, message: str, **extra: str | int) -> None:
         super().__init__(message)
@@ -58,14 +64,38 @@ class InvalidRequestContentError(LambdaError):
     fault = "User"
 
 
-class UnsupportedMediaTypeError(LambdaError):
-    code = "UnsupportedMediaTypeException"
-    status = 415
+class AccessDeniedError(LambdaError):
+    code = "AccessDeniedException"
+    status = 403
     fault = "User"
 
 
-class AccessDeniedError(LambdaError):
-    code = "AccessDeniedException"
+class UnrecognizedClientError(LambdaError):
+    code = "UnrecognizedClientException"
+    status = 403
+    fault = "User"
+
+
+class InvalidSignatureError(LambdaError):
+    code = "InvalidSignatureException"
+    status = 403
+    fault = "User"
+
+
+class IncompleteSignatureError(LambdaError):
+    code = "IncompleteSignatureException"
+    status = 403
+    fault = "User"
+
+
+class MissingAuthenticationTokenError(LambdaError):
+    code = "MissingAuthenticationTokenException"
+    status = 403
+    fault = "User"
+
+
+class ExpiredTokenError(LambdaError):
+    code = "ExpiredTokenException"
     status = 403
     fault = "User"
 
@@ -76,15 +106,27 @@ class ResourceNotFoundError(LambdaError):
     fault = "User"
 
 
-class ResourceConflictError(LambdaError):
-    code = "ResourceConflictException"
-    status = 409
+class CodeSigningConfigMissingError(ResourceNotFoundError):
+    """AWS's answer for a code-signing config that does not exist: no `Type` in the body."""
+
+    typed = False
+
+
+class CodeSigningConfigNotFoundError(LambdaError):
+    code = "CodeSigningConfigNotFoundException"
+    status = 404
     fault = "User"
 
 
-class ResourceInUseError(LambdaError):
-    code = "ResourceInUseException"
+class CodeVerificationFailedError(LambdaError):
+    code = "CodeVerificationFailedException"
     status = 400
+    fault = "User"
+
+
+class ResourceConflictError(LambdaError):
+    code = "ResourceConflictException"
+    status = 409
     fault = "User"
 
 
@@ -109,12 +151,6 @@ class RequestEntityTooLargeError(LambdaError):
 class TooManyRequestsError(LambdaError):
     code = "TooManyRequestsException"
     status = 429
-    fault = "User"
-
-
-class InvalidZipFileError(LambdaError):
-    code = "InvalidZipFileException"
-    status = 502
     fault = "User"
 
 

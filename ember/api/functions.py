@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from ember.api.paging import page
@@ -16,10 +17,12 @@ from ember.blocking import run_blocking
 from ember.config import Settings
 from ember.control import FunctionConfig, FunctionService
 from ember.control.aliases import AliasService
+from ember.control.code_signing import CodeSigningConfigs
 from ember.control.codezip import MAX_UNZIPPED, MAX_ZIPPED, inspect_zip
 from ember.control.concurrency import ConcurrencyService
-from ember.control.model import LATEST
-from ember.errors import InvalidParameterValueError, ResourceNotFoundError
+from ember.control.model import LATEST, FunctionState
+from ember.errors import InvalidParameterValueError
+from ember.protocols.links import LinkSigner
 
 # Wire member -> control field, for the configuration members Ember stores.
 _CONFIG_MEMBERS = {
@@ -38,6 +41,7 @@ def _config_fields(values: dict[str, Any]) -> dict[str, Any]:
     }
     if "Environment" in values:
         fields["environment"] = dict(values["Environment"].get("Variables") or {})
+        fields["environment_given"] = True
     if "EphemeralStorage" in values:
         fields["ephemeral_storage"] = values["EphemeralStorage"]["Size"]
     if "TracingConfig" in values and "Mode" in values["TracingConfig"]:
@@ -47,6 +51,18 @@ def _config_fields(values: dict[str, Any]) -> dict[str, Any]:
     if "Layers" in values:
         fields["layers"] = list(values["Layers"])
     return fields
+
+
+def _version_to_be(config: FunctionConfig) -> FunctionConfig:
+    """The answer to Publish=True, as AWS gives it at once: the next version, Pending (Ember
+    publishes it when the function's create or update has settled)."""
+    return dataclasses.replace(
+        config,
+        version=str(config.version_counter + 1),
+        state=FunctionState.PENDING,
+        state_reason="The function is being created.",
+        state_reason_code="Creating",
+    )
 
 
 def _as_asked(config: FunctionConfig, qualifier: str | None) -> dict[str, Any]:
@@ -65,8 +81,12 @@ class FunctionRoutes:
         functions: FunctionService,
         aliases: AliasService,
         concurrency: ConcurrencyService,
+        links: LinkSigner,
+        signing: CodeSigningConfigs | None = None,
     ) -> None:
         self._settings = settings
+        self._signing = signing  # code-signing configs a deployment must satisfy
+        self._links = links  # code locations are signed links, good for 10 minutes
         self._functions = functions
         self._concurrency = concurrency
         self._refs = References(settings, functions, aliases)
@@ -89,7 +109,6 @@ class FunctionRoutes:
             Route(base + "/{FunctionName}/code", self.update_code, methods=["PUT"]),
             Route("/2016-08-19/account-settings", self.account_settings, methods=["GET"]),
             Route("/2016-08-19/account-settings/", self.account_settings, methods=["GET"]),
-            Route("/_ember/code/{digest}", self.code, methods=["GET"]),
         ]
 
     def _ref(self, values: dict[str, Any], op_name: str) -> tuple[str, str | None]:
@@ -126,18 +145,31 @@ class FunctionRoutes:
             fields["architectures"] = tuple(values["Architectures"])
         if "Tags" in values:
             fields["tags"] = dict(values["Tags"])
-        config = await self._functions.create(values["Code"]["ZipFile"], name=name, **fields)
-        if values.get("Publish"):
-            config = await self._functions.publish(name)
+        publish = bool(values.get("Publish"))
+        signing = values.get("CodeSigningConfigArn")
+        if self._signing is not None:
+            self._signing.check_deployment(signing)
+        config = await self._functions.create(
+            values["Code"]["ZipFile"], name=name, publish=publish, **fields
+        )
+        if self._signing is not None and signing is not None:
+            await self._signing.attach(name, signing)
+        if publish:
+            config = _version_to_be(config)
         return json_response(function_configuration(config), status=201)
 
     async def list(self, request: Request) -> Response:
         values = await read_input(request, "ListFunctions")
         configs = self._functions.list()
-        if values.get("FunctionVersion") == "ALL":
+        every = values.get("FunctionVersion") == "ALL"
+        if every:
             configs = [v for c in configs for v in self._functions.list_versions(c.name)]
         chunk, marker = page(configs, values)
-        doc: dict[str, Any] = {"Functions": [function_configuration(c) for c in chunk]}
+        doc: dict[str, Any] = {"Functions": [function_configuration(c, listed=True) for c in chunk]}
+        if every:
+            # With every version listed, AWS qualifies $LATEST's ARN too.
+            for listed, config in zip(doc["Functions"], chunk, strict=True):
+                listed["FunctionArn"] = config.qualified_arn
         if marker:
             doc["NextMarker"] = marker
         return json_response(doc)
@@ -150,7 +182,8 @@ class FunctionRoutes:
             "Configuration": _as_asked(config, qualifier),
             "Code": {
                 "RepositoryType": "S3",
-                "Location": f"{self._settings.public_url}/_ember/code/{config.code_digest}",
+                "Location": self._settings.public_url
+                + self._links.sign(f"/_ember/code/{config.code_digest}"),
             },
         }
         if config.tags:
@@ -180,16 +213,19 @@ class FunctionRoutes:
             raise InvalidParameterValueError(
                 "Ember accepts code as ZipFile only (no S3 or container images yet)"
             )
+        if self._signing is not None:
+            self._signing.check_deployment(self._signing.of_function(name))
         if values.get("DryRun"):
             # Validate everything an update would, change nothing.
             self._functions.get(name)
             await run_blocking(inspect_zip, values["ZipFile"])
             return json_response(function_configuration(self._functions.get(name)))
+        publish = bool(values.get("Publish"))
         config = await self._functions.update_code(
-            name, values["ZipFile"], revision_id=values.get("RevisionId")
+            name, values["ZipFile"], revision_id=values.get("RevisionId"), publish=publish
         )
-        if values.get("Publish"):
-            config = await self._functions.publish(name)
+        if publish:
+            config = _version_to_be(config)
         return json_response(function_configuration(config))
 
     async def delete(self, request: Request) -> Response:
@@ -201,8 +237,6 @@ class FunctionRoutes:
     async def account_settings(self, request: Request) -> Response:
         await read_input(request, "GetAccountSettings")
         configs = self._functions.list()
-        code_size = sum(c.code_size for c in configs)
-        code_size += sum(v.code_size for v in self._functions.all_versions())
         return json_response(
             {
                 "AccountLimit": {
@@ -213,15 +247,8 @@ class FunctionRoutes:
                     "UnreservedConcurrentExecutions": self._concurrency.unreserved(),
                 },
                 "AccountUsage": {
-                    "TotalCodeSize": code_size,
+                    "TotalCodeSize": self._functions.total_code_size(),
                     "FunctionCount": len(configs),
                 },
             }
         )
-
-    async def code(self, request: Request) -> Response:
-        digest = request.path_params["digest"]
-        for config in [*self._functions.list(), *self._functions.all_versions()]:
-            if config.code_digest == digest:
-                return FileResponse(self._functions.blob_path(digest), media_type="application/zip")
-        raise ResourceNotFoundError("The resource you requested does not exist.")

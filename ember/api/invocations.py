@@ -12,6 +12,7 @@ from typing import Any
 import orjson
 
 from ember.api.errors import error_body, error_headers
+from ember.api.faults import hidden, public
 from ember.api.model import function_name_rule
 from ember.config import Settings
 from ember.control.names import parse_function_name
@@ -58,9 +59,17 @@ class InvokeHandler:
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         request_id = str(uuid.uuid4())
+        error: LambdaError | None = None
         try:
             status, headers, body = await self._handle(scope, receive, request_id)
-        except LambdaError as error:
+        except _Disconnected:
+            return  # nobody to answer
+        except LambdaError as exc:
+            error = public(exc, request_id, "Invoke")
+        except Exception as exc:
+            # Lambda's shape for our own faults too, never a bare 500 from the server.
+            error = hidden(exc, request_id, "Invoke")
+        if error is not None:
             status, headers, body = (
                 error.status,
                 error_headers(error, request_id),
@@ -108,8 +117,8 @@ class InvokeHandler:
             payload = b"{}"  # Lambda hands an empty request to the function as {}
         client_context = _client_context(headers.get(b"x-amz-client-context"))
         if invocation_type == "DryRun":
-            config = await self._invoker.resolve(ref.name, ref.qualifier)
-            return 204, [(b"x-amz-executed-version", config.version.encode())], b""
+            await self._invoker.resolve(ref.name, ref.qualifier)
+            return 204, [], b""  # AWS names no ExecutedVersion for a DryRun
         if invocation_type == "Event":
             check_event_size(payload, "Event invocation type", EVENT_LIMIT)
             if self._intake is None:
@@ -155,6 +164,9 @@ async def _read_body(receive: Any, limit: int) -> bytes:
     more = True
     while more:
         message = await receive()
+        if message["type"] == "http.disconnect":
+            # The client left mid-body: what arrived is not the payload it meant.
+            raise _Disconnected
         chunk = message.get("body", b"")
         size += len(chunk)
         if size > limit:
@@ -164,6 +176,10 @@ async def _read_body(receive: Any, limit: int) -> bytes:
         chunks.append(chunk)
         more = message.get("more_body", False)
     return chunks[0] if len(chunks) == 1 else b"".join(chunks)
+
+
+class _Disconnected(Exception):
+    """The client went away before its request was read."""
 
 
 def _client_context(raw: bytes | None) -> str | None:

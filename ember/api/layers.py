@@ -6,7 +6,7 @@ import json
 from typing import Any
 
 from starlette.requests import Request
-from starlette.responses import FileResponse, Response
+from starlette.responses import Response
 from starlette.routing import Route
 
 from ember.api.paging import page
@@ -14,7 +14,8 @@ from ember.api.requests import read_input
 from ember.api.shapes import json_response
 from ember.config import Settings
 from ember.control.layers import LayerService, LayerVersion
-from ember.errors import InvalidParameterValueError, ResourceNotFoundError
+from ember.errors import InvalidParameterValueError
+from ember.protocols.links import LinkSigner
 
 BASE = "/2018-10-31/layers"
 
@@ -27,18 +28,19 @@ def _list_item(layer: LayerVersion) -> dict[str, Any]:
         "Description": layer.description,
         "CreatedDate": layer.created,
     }
-    if layer.compatible_runtimes:
+    if layer.compatible_runtimes or layer.runtimes_given:
         doc["CompatibleRuntimes"] = list(layer.compatible_runtimes)
     if layer.license_info is not None:
         doc["LicenseInfo"] = layer.license_info
-    if layer.compatible_architectures:
+    if layer.compatible_architectures or layer.architectures_given:
         doc["CompatibleArchitectures"] = list(layer.compatible_architectures)
     return doc
 
 
 class LayerRoutes:
-    def __init__(self, settings: Settings, layers: LayerService) -> None:
+    def __init__(self, settings: Settings, layers: LayerService, links: LinkSigner) -> None:
         self._settings = settings
+        self._links = links  # content locations are signed links, good for 10 minutes
         self._layers = layers
 
     def routes(self) -> list[Route]:
@@ -53,14 +55,14 @@ class LayerRoutes:
             Route(version + "/policy", self.add_permission, methods=["POST"]),
             Route(version + "/policy", self.get_policy, methods=["GET"]),
             Route(version + "/policy/{StatementId}", self.remove_permission, methods=["DELETE"]),
-            Route("/_ember/layer-code/{digest}", self.code, methods=["GET"]),
         ]
 
     def _version(self, layer: LayerVersion) -> dict[str, Any]:
         """GetLayerVersionResponse (and PublishLayerVersion's)."""
         doc: dict[str, Any] = {
             "Content": {
-                "Location": f"{self._settings.public_url}/_ember/layer-code/{layer.code_digest}",
+                "Location": self._settings.public_url
+                + self._links.sign(f"/_ember/layer-code/{layer.code_digest}"),
                 "CodeSha256": layer.code_sha256,
                 "CodeSize": layer.code_size,
             },
@@ -81,8 +83,8 @@ class LayerRoutes:
             content["ZipFile"],
             description=values.get("Description", ""),
             license_info=values.get("LicenseInfo"),
-            compatible_runtimes=values.get("CompatibleRuntimes") or (),
-            compatible_architectures=values.get("CompatibleArchitectures") or (),
+            compatible_runtimes=values.get("CompatibleRuntimes"),
+            compatible_architectures=values.get("CompatibleArchitectures"),
         )
         return json_response(self._version(layer), status=201)
 
@@ -164,9 +166,3 @@ class LayerRoutes:
             revision_id=values.get("RevisionId"),
         )
         return Response(status_code=204)
-
-    async def code(self, request: Request) -> Response:
-        path = self._layers.blob_path(request.path_params["digest"])
-        if path is None:
-            raise ResourceNotFoundError("The resource you requested does not exist.")
-        return FileResponse(path, media_type="application/zip")

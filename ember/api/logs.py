@@ -1,11 +1,15 @@
 """A CloudWatch Logs front door (JSON 1.1 protocol, `X-Amz-Target: Logs_20140328.*`) over
-the log store, so `aws logs` and boto3's logs client read function logs as on AWS.
+the log store, so `aws logs` and boto3's logs client read and manage logs as on AWS.
 
-Covers DescribeLogGroups, DescribeLogStreams, GetLogEvents and FilterLogEvents.
+Covers DescribeLogGroups, DescribeLogStreams, GetLogEvents, FilterLogEvents, and the
+operations tools and test fixtures clean up and write with: CreateLogGroup,
+CreateLogStream, DeleteLogGroup, DeleteLogStream, PutLogEvents. Requests are read up to
+MAX_BODY bytes, never more.
 """
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any
 
@@ -13,22 +17,25 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ember.api.logchecks import (
+    CONTENT_TYPE,
+    MAX_BODY,
+    LogsError,
+    check_events,
+    check_names,
+    integer,
+    not_found,
+    too_large,
+)
 from ember.telemetry import LogEvent, LogStore
 
 TARGET_PREFIX = "Logs_20140328."
+_CONTENT_TYPE = CONTENT_TYPE
 _PAGE = 50
 _EVENTS_PAGE = 10_000
+_RESPONSE_BYTES = 1_048_576  # GetLogEvents / FilterLogEvents: 1 MB of events at most
 
-
-class LogsError(Exception):
-    def __init__(self, code: str, message: str) -> None:
-        super().__init__(message)
-        self.code = code
-        self.message = message
-
-
-def _not_found(what: str) -> LogsError:
-    return LogsError("ResourceNotFoundException", f"The specified {what} does not exist.")
+Params = dict[str, Any]
 
 
 def _event(event: LogEvent, *, with_stream: bool) -> dict[str, Any]:
@@ -49,43 +56,82 @@ def _page(items: list[Any], token: str | None, limit: int) -> tuple[list[Any], s
     return chunk, (str(start + limit) if start + limit < len(items) else None)
 
 
+def _window(params: Params) -> tuple[int | None, int | None]:
+    return integer(params, "startTime", 0), integer(params, "endTime", 0)
+
+
+async def _read_body(request: Request) -> bytes:
+    """The body, refused past MAX_BODY bytes without reading the rest."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > MAX_BODY:
+        raise too_large(int(declared))
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > MAX_BODY:
+            raise too_large(size)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 class LogsApi:
     def __init__(self, logs: LogStore) -> None:
         self._logs = logs
-        self._ops: dict[str, Callable[[dict[str, Any]], Awaitable[dict[str, Any]]]] = {
+        self._ops: dict[str, Callable[[Params], Awaitable[Params]]] = {
             "DescribeLogGroups": self.describe_log_groups,
             "DescribeLogStreams": self.describe_log_streams,
             "GetLogEvents": self.get_log_events,
             "FilterLogEvents": self.filter_log_events,
+            "CreateLogGroup": self.create_log_group,
+            "CreateLogStream": self.create_log_stream,
+            "DeleteLogGroup": self.delete_log_group,
+            "DeleteLogStream": self.delete_log_stream,
+            "PutLogEvents": self.put_log_events,
         }
 
     async def handle(self, request: Request) -> Response:
         target = request.headers.get("x-amz-target", "")
         op = self._ops.get(target.removeprefix(TARGET_PREFIX))
+        headers = {"x-amzn-RequestId": str(uuid.uuid4())}
         try:
             if op is None:
                 raise LogsError("UnknownOperationException", f"Unknown operation {target}")
-            raw = await request.body()
+            raw = await _read_body(request)
             try:
                 params = orjson.loads(raw) if raw.strip() else {}
             except orjson.JSONDecodeError as exc:
                 raise LogsError("SerializationException", str(exc)) from None
+            if not isinstance(params, dict):
+                raise LogsError("SerializationException", "The request body is not a JSON object")
             result = await op(params)
         except LogsError as error:
             return Response(
-                orjson.dumps({"__type": error.code, "message": error.message}),
-                status_code=400,
-                media_type="application/x-amz-json-1.1",
+                error.to_json(),
+                status_code=error.status,
+                media_type=_CONTENT_TYPE,
+                headers=headers,
             )
-        return Response(orjson.dumps(result), media_type="application/x-amz-json-1.1")
+        return Response(orjson.dumps(result), media_type=_CONTENT_TYPE, headers=headers)
 
-    async def describe_log_groups(self, params: dict[str, Any]) -> dict[str, Any]:
-        prefix = params.get("logGroupNamePrefix", "")
-        groups = [g for g in self._logs.groups() if g.startswith(prefix)]
-        chunk, token = _page(groups, params.get("nextToken"), params.get("limit", _PAGE))
-        doc: dict[str, Any] = {
+    # -- reading ------------------------------------------------------------------------
+
+    async def describe_log_groups(self, params: Params) -> Params:
+        prefix = params.get("logGroupNamePrefix") or ""
+        limit = integer(params, "limit", 1, 50) or _PAGE
+        groups = [g for g in self._logs.groups() if g.name.startswith(prefix)]
+        chunk, token = _page(groups, params.get("nextToken"), limit)
+        doc: Params = {
             "logGroups": [
-                {"logGroupName": g, "arn": f"arn:aws:logs:::log-group:{g}:*", "storedBytes": 0}
+                {
+                    "logGroupName": g.name,
+                    "creationTime": g.created,
+                    "metricFilterCount": 0,
+                    "arn": f"arn:aws:logs:::log-group:{g.name}:*",
+                    "logGroupArn": f"arn:aws:logs:::log-group:{g.name}",
+                    "storedBytes": g.stored_bytes,
+                    "logGroupClass": "STANDARD",
+                }
                 for g in chunk
             ]
         }
@@ -93,21 +139,21 @@ class LogsApi:
             doc["nextToken"] = token
         return doc
 
-    async def describe_log_streams(self, params: dict[str, Any]) -> dict[str, Any]:
-        group = params.get("logGroupName", "")
+    async def describe_log_streams(self, params: Params) -> Params:
+        group = check_names(params, stream=False)
+        limit = integer(params, "limit", 1, 50) or _PAGE
         if not self._logs.has_group(group):
-            raise _not_found("log group")
-        streams = self._logs.streams(group)
-        prefix = params.get("logStreamNamePrefix", "")
-        streams = [s for s in streams if s.name.startswith(prefix)]
+            raise not_found("log group")
+        prefix = params.get("logStreamNamePrefix") or ""
+        streams = [s for s in self._logs.streams(group) if s.name.startswith(prefix)]
         if params.get("orderBy") == "LastEventTime":
             streams.sort(key=lambda s: s.last_event or 0)
         else:
             streams.sort(key=lambda s: s.name)
         if params.get("descending"):
             streams.reverse()
-        chunk, token = _page(streams, params.get("nextToken"), params.get("limit", _PAGE))
-        doc: dict[str, Any] = {
+        chunk, token = _page(streams, params.get("nextToken"), limit)
+        doc: Params = {
             "logStreams": [
                 {
                     "logStreamName": s.name,
@@ -115,6 +161,7 @@ class LogsApi:
                     "firstEventTimestamp": s.first_event,
                     "lastEventTimestamp": s.last_event,
                     "lastIngestionTime": s.last_event,
+                    "arn": f"arn:aws:logs:::log-group:{group}:log-stream:{s.name}",
                     "storedBytes": s.stored_bytes,
                 }
                 for s in chunk
@@ -124,36 +171,104 @@ class LogsApi:
             doc["nextToken"] = token
         return doc
 
-    async def get_log_events(self, params: dict[str, Any]) -> dict[str, Any]:
-        group = params.get("logGroupName", "")
-        stream = params.get("logStreamName", "")
+    async def get_log_events(self, params: Params) -> Params:
+        group, stream = check_names(params), params["logStreamName"]
+        limit = integer(params, "limit", 1, _EVENTS_PAGE) or _EVENTS_PAGE
+        window = _window(params)
         if not self._logs.has_group(group):
-            raise _not_found("log group")
+            raise not_found("log group")
         if not self._logs.has_stream(group, stream):
-            raise _not_found("log stream")
-        events = self._logs.events(group, [stream], params.get("startTime"), params.get("endTime"))
-        limit = min(params.get("limit", _EVENTS_PAGE), _EVENTS_PAGE)
-        token = params.get("nextToken", "")
-        start = int(token[2:]) if token[2:].isdigit() else 0
-        chunk = events[start : start + limit]
-        end = start + len(chunk)
+            raise not_found("log stream")
+        # Tokens are positions in the stream: "f/N" reads on from N, "b/N" back from N.
+        # Without one, CloudWatch starts at the head only when asked (startFromHead), else
+        # it answers the stream's last page.
+        token = str(params.get("nextToken") or "")
+        position = int(token[2:]) if token[2:].isdigit() else None
+        if token.startswith("b/") or (not token and params.get("startFromHead") is not True):
+            events, start = await self._logs.stream_page_before(
+                group, stream, window, position, limit, _RESPONSE_BYTES
+            )
+        else:
+            start = position or 0
+            events, _ = await self._logs.stream_page(
+                group, stream, window, start, limit, _RESPONSE_BYTES
+            )
+        end = start + len(events)
         return {
-            "events": [_event(e, with_stream=False) for e in chunk],
+            "events": [_event(e, with_stream=False) for e in events],
             "nextForwardToken": f"f/{end}",
             "nextBackwardToken": f"b/{start}",
         }
 
-    async def filter_log_events(self, params: dict[str, Any]) -> dict[str, Any]:
-        group = params.get("logGroupName", "")
+    async def filter_log_events(self, params: Params) -> Params:
+        group = check_names(params, stream=False)
+        limit = integer(params, "limit", 1, _EVENTS_PAGE) or _EVENTS_PAGE
+        window = _window(params)
         if not self._logs.has_group(group):
-            raise _not_found("log group")
+            raise not_found("log group")
         names = params.get("logStreamNames")
-        events = self._logs.events(group, names, params.get("startTime"), params.get("endTime"))
-        pattern = params.get("filterPattern", "").strip().strip('"')
-        if pattern:
-            events = [e for e in events if pattern in e.message]
-        chunk, token = _page(events, params.get("nextToken"), params.get("limit", _EVENTS_PAGE))
-        doc: dict[str, Any] = {"events": [_event(e, with_stream=True) for e in chunk]}
-        if token:
-            doc["nextToken"] = token
+        if names is not None and not (
+            isinstance(names, list) and all(isinstance(n, str) for n in names)
+        ):
+            raise LogsError("SerializationException", "logStreamNames must be a list of strings")
+        prefix = params.get("logStreamNamePrefix")
+        if prefix:
+            names = [s.name for s in self._logs.streams(group) if s.name.startswith(prefix)]
+        pattern = str(params.get("filterPattern") or "").strip().strip('"')
+        token = str(params.get("nextToken") or "")
+        start = int(token) if token.isdigit() else 0
+        events, more = await self._logs.group_page(
+            group, names, window, lambda message: pattern in message, start, limit,
+            _RESPONSE_BYTES,
+        )  # fmt: skip
+        doc: Params = {"events": [_event(e, with_stream=True) for e in events]}
+        if more:
+            doc["nextToken"] = str(start + len(events))
+        return doc
+
+    # -- managing and writing -----------------------------------------------------------
+
+    async def create_log_group(self, params: Params) -> Params:
+        group = check_names(params, stream=False)
+        if not self._logs.create_group(group):
+            raise LogsError(
+                "ResourceAlreadyExistsException", "The specified log group already exists"
+            )
+        return {}
+
+    async def create_log_stream(self, params: Params) -> Params:
+        group, stream = check_names(params), params["logStreamName"]
+        if not self._logs.has_group(group):
+            raise not_found("log group")
+        if not self._logs.create_stream(group, stream):
+            raise LogsError(
+                "ResourceAlreadyExistsException", "The specified log stream already exists"
+            )
+        return {}
+
+    async def delete_log_group(self, params: Params) -> Params:
+        group = check_names(params, stream=False)
+        if not self._logs.delete_group(group):
+            raise not_found("log group")
+        return {}
+
+    async def delete_log_stream(self, params: Params) -> Params:
+        group, stream = check_names(params), params["logStreamName"]
+        if not self._logs.has_group(group):
+            raise not_found("log group")
+        if not self._logs.delete_stream(group, stream):
+            raise not_found("log stream")
+        return {}
+
+    async def put_log_events(self, params: Params) -> Params:
+        group, stream = check_names(params), params["logStreamName"]
+        batch = check_events(params, self._logs.now_ms())
+        if not self._logs.has_group(group):
+            raise not_found("log group")
+        if not self._logs.has_stream(group, stream):
+            raise not_found("log stream")
+        self._logs.put_events(group, stream, batch.accepted)
+        doc: Params = {"nextSequenceToken": f"{uuid.uuid4().int:056d}"[:56]}
+        if batch.rejected:
+            doc["rejectedLogEventsInfo"] = batch.rejected
         return doc

@@ -8,13 +8,17 @@ import orjson
 from starlette.responses import Response
 
 from ember.control import FunctionConfig
+from ember.control.model import FunctionState, UpdateStatus
 
 
 def json_response(doc: Any, status: int = 200) -> Response:
     return Response(orjson.dumps(doc), status_code=status, media_type="application/json")
 
 
-def function_configuration(config: FunctionConfig) -> dict[str, Any]:
+def function_configuration(config: FunctionConfig, *, listed: bool = False) -> dict[str, Any]:
+    """FunctionConfiguration as AWS answers it; `listed` for ListFunctions and
+    ListVersionsByFunction, which AWS answers without the state members and
+    RuntimeVersionConfig (its docs: use GetFunction for those)."""
     doc: dict[str, Any] = {
         "FunctionName": config.name,
         "FunctionArn": config.wire_arn,
@@ -30,33 +34,50 @@ def function_configuration(config: FunctionConfig) -> dict[str, Any]:
         "Version": config.version,
         "TracingConfig": {"Mode": config.tracing_mode},
         "RevisionId": config.revision_id,
-        "State": str(config.state),
-        "LastUpdateStatus": str(config.last_update_status),
         "PackageType": "Zip",
         "Architectures": list(config.architectures),
         "EphemeralStorage": {"Size": config.ephemeral_storage},
         "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
-        "RuntimeVersionConfig": {"RuntimeVersionArn": _runtime_version_arn(config)},
         "LoggingConfig": {"LogFormat": "Text", "LogGroup": config.log_group},
     }
-    if config.environment:
+    # AWS shows Environment when one was given, `{"Variables": {}}` if it was empty.
+    if config.environment or config.environment_given:
         doc["Environment"] = {"Variables": dict(config.environment)}
     if config.layers:
         doc["Layers"] = [
             {"Arn": arn, "CodeSize": size}
             for arn, size in zip(config.layers, config.layer_sizes, strict=True)
         ]
+    if config.dead_letter_arn:
+        doc["DeadLetterConfig"] = {"TargetArn": config.dead_letter_arn}
+    if not listed:
+        doc["RuntimeVersionConfig"] = {"RuntimeVersionArn": _runtime_version_arn(config)}
+        doc.update(_state_members(config))
+    return doc
+
+
+def _state_members(config: FunctionConfig) -> dict[str, str]:
+    """State and LastUpdateStatus with their reasons, as AWS shows them: a Pending function
+    has no LastUpdateStatus yet (CreateFunction's answer), an update in progress says why."""
+    doc = {"State": str(config.state)}
     if config.state_reason:
         doc["StateReason"] = config.state_reason
     if config.state_reason_code:
         doc["StateReasonCode"] = config.state_reason_code
+    if config.state is FunctionState.PENDING:
+        return doc
+    doc["LastUpdateStatus"] = str(config.last_update_status)
     if config.last_update_status_reason:
         doc["LastUpdateStatusReason"] = config.last_update_status_reason
-    if config.dead_letter_arn:
-        doc["DeadLetterConfig"] = {"TargetArn": config.dead_letter_arn}
+    if config.last_update_status is UpdateStatus.IN_PROGRESS:
+        doc["LastUpdateStatusReasonCode"] = "Creating"
+    elif config.last_update_status is UpdateStatus.FAILED:
+        doc["LastUpdateStatusReasonCode"] = "InternalError"
     return doc
 
 
 def _runtime_version_arn(config: FunctionConfig) -> str:
+    if config.runtime_version_arn:  # control sets it from the interpreter that runs it
+        return config.runtime_version_arn
     region = config.arn.split(":")[3]
     return f"arn:aws:lambda:{region}::runtime:ember-{config.runtime}"

@@ -15,9 +15,11 @@ from ember.control.rules import AWS_RUNTIMES
 from ember.errors import InvalidRequestContentError, ValidationError
 
 # Members whose value sets AWS checks with another error than the model's (control
-# raises those) or whose model bounds are wider than Lambda enforces (control again).
+# raises those).
 _SKIP = {("CreateFunctionRequest", "Runtime"), ("UpdateFunctionConfigurationRequest", "Runtime")}
-_DOMAIN_RANGES = {"MemorySize", "Timeout"}
+# Members whose model bounds are wider than Lambda enforces: Lambda's own, reported with the
+# request's other violations in the one ValidationException (control.functions has the same).
+_DOMAIN_RANGES = {"MemorySize": (128, 10240), "Timeout": (1, 900)}
 # Maps whose keys and values control checks with AWS's map-level wording ("Map keys must
 # satisfy constraint: [...]", the whole map quoted): ember.control.aliases.check_weights.
 _CONTROL_CHECKED_MAPS = frozenset({"AdditionalVersionWeights"})
@@ -167,6 +169,16 @@ def validate(op_name: str, values: Mapping[str, Any]) -> None:
         raise ValidationError(f"{count} validation {noun} detected: " + "; ".join(errors))
 
 
+@functools.cache
+def _accepted_runtimes(owner: str, member: str, aws_enum: str) -> frozenset[str]:
+    """What AWS accepts where it quotes its own runtime list: that list and the model's
+    whole enum (deprecated runtimes still publish layers: its recorded answers)."""
+    spec = shape(shape(owner)["members"][member]["shape"])
+    if spec["type"] == "list":
+        spec = shape(spec["member"]["shape"])
+    return frozenset(aws_enum.split(", ")) | frozenset(spec.get("enum", ()))
+
+
 def _check_structure(
     shape_name: str, values: Any, prefix: str, errors: list[str], *, top: bool = False
 ) -> None:
@@ -181,7 +193,8 @@ def _check_structure(
     for (owner, member), aws_enum in _AWS_ENUMS.items():
         value = values.get(member) if owner == shape_name else None
         given = value if isinstance(value, list) else [value]
-        if value is not None and any(item not in aws_enum.split(", ") for item in given):
+        accepted = _accepted_runtimes(owner, member, aws_enum)
+        if value is not None and any(item not in accepted for item in given):
             errors.append(
                 _msg(
                     value,
@@ -255,16 +268,13 @@ def _check_value(shape_name: str, value: Any, path: str, errors: list[str], memb
         if isinstance(value, bool) or not isinstance(value, int):
             errors.append(_msg(value, path, f"Member must be of type {kind}"))
             return
-        if member in _DOMAIN_RANGES:
-            return
-        if "min" in spec and value < spec["min"]:
+        low, high = _DOMAIN_RANGES.get(member, (spec.get("min"), spec.get("max")))
+        if low is not None and value < low:
             errors.append(
-                _msg(value, path, f"Member must have value greater than or equal to {spec['min']}")
+                _msg(value, path, f"Member must have value greater than or equal to {low}")
             )
-        if "max" in spec and value > spec["max"]:
-            errors.append(
-                _msg(value, path, f"Member must have value less than or equal to {spec['max']}")
-            )
+        if high is not None and value > high:
+            errors.append(_msg(value, path, f"Member must have value less than or equal to {high}"))
         return
     if kind == "boolean" and not isinstance(value, bool):
         errors.append(_msg(value, path, "Member must be of type boolean"))

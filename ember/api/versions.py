@@ -12,7 +12,7 @@ from ember.api.paging import page
 from ember.api.references import References
 from ember.api.requests import read_input
 from ember.api.shapes import function_configuration, json_response
-from ember.control import FunctionService
+from ember.control import FunctionConfig, FunctionService
 from ember.control.aliases import AliasConfig, AliasService
 
 
@@ -26,6 +26,13 @@ def alias_configuration(alias: AliasConfig) -> dict[str, Any]:
     }
     if alias.weights:
         doc["RoutingConfig"] = {"AdditionalVersionWeights": dict(alias.weights)}
+    return doc
+
+
+def _listed_version(config: FunctionConfig) -> dict[str, Any]:
+    """A version as ListVersionsByFunction shows it: `$LATEST` too with a qualified ARN."""
+    doc = function_configuration(config, listed=True)
+    doc["FunctionArn"] = config.qualified_arn
     return doc
 
 
@@ -71,7 +78,7 @@ class VersionRoutes:
         values = await read_input(request, "ListVersionsByFunction")
         name, _ = self._refs.parse(values, "ListVersionsByFunction")
         chunk, marker = page(self._functions.list_versions(name), values)
-        doc: dict[str, Any] = {"Versions": [function_configuration(v) for v in chunk]}
+        doc: dict[str, Any] = {"Versions": [_listed_version(v) for v in chunk]}
         if marker:
             doc["NextMarker"] = marker
         return json_response(doc)

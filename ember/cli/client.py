@@ -1,8 +1,10 @@
-"""A small HTTP client for the Lambda API (stdlib only: the CLI must start fast)."""
+"""A small HTTP client for the Lambda API (stdlib only, so the CLI starts fast; botocore
+signs requests only when credentials are set)."""
 
 from __future__ import annotations
 
 import json
+import os
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -31,6 +33,29 @@ class Response:
 class LambdaClient:
     def __init__(self, endpoint: str) -> None:
         self.endpoint = endpoint.rstrip("/")
+        # Signed as the AWS CLI signs (for `ember serve --auth sigv4`) when the usual
+        # variables hold a key, e.g. one from `ember keys create`.
+        key, secret = os.environ.get("AWS_ACCESS_KEY_ID"), os.environ.get("AWS_SECRET_ACCESS_KEY")
+        self._credentials = (
+            (key, secret, os.environ.get("AWS_SESSION_TOKEN")) if key and secret else None
+        )
+        self._region = (
+            os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+        )
+
+    def _sign(
+        self, method: str, url: str, body: bytes | None, headers: dict[str, str]
+    ) -> dict[str, str]:
+        if self._credentials is None:
+            return headers
+        from botocore.auth import SigV4Auth
+        from botocore.awsrequest import AWSRequest
+        from botocore.credentials import Credentials
+
+        service = "logs" if "x-amz-target" in headers else "lambda"
+        request = AWSRequest(method=method, url=url, data=body or b"", headers=headers)
+        SigV4Auth(Credentials(*self._credentials), service, self._region).add_auth(request)
+        return dict(request.headers.items())
 
     def request(
         self,
@@ -43,7 +68,8 @@ class LambdaClient:
         url = self.endpoint + path
         if query:
             url += "?" + urllib.parse.urlencode(query)
-        req = urllib.request.Request(url, data=body, method=method, headers=headers or {})
+        signed = self._sign(method, url, body, headers or {})
+        req = urllib.request.Request(url, data=body, method=method, headers=signed)
         try:
             with urllib.request.urlopen(req, timeout=960) as resp:
                 return Response(

@@ -10,8 +10,9 @@ from collections.abc import Callable
 from typing import Any
 
 from ember.blocking import run_blocking
-from ember.control.functions import REVISION_MISMATCH, FunctionService
+from ember.control.functions import FunctionService
 from ember.control.model import LATEST, FunctionConfig
+from ember.control.rules import REVISION_MISMATCH
 from ember.errors import (
     InvalidParameterValueError,
     PreconditionFailedError,

@@ -1,7 +1,9 @@
 """Reserved and provisioned concurrency: the configuration and Lambda's rules on it.
 
 Control keeps what was asked for (persisted) and the status the scheduler reports
-back; the invoke layer turns the configuration into environments.
+back; the invoke layer turns the configuration into environments. Reserved values and
+provisioned totals are written, once validated and persisted, into the scheduler's
+`Reservations`: the one table that both GetAccountSettings and throttling read.
 """
 
 from __future__ import annotations
@@ -13,16 +15,16 @@ from typing import Any
 
 from ember.blocking import run_blocking
 from ember.clock import Clock
-from ember.config import Settings
 from ember.control.aliases import AliasService
 from ember.control.functions import FunctionService
-from ember.control.model import LATEST
+from ember.control.model import LATEST, FunctionConfig
 from ember.errors import (
     InvalidParameterValueError,
     LambdaError,
     ResourceConflictError,
     ResourceNotFoundError,
 )
+from ember.scheduler.concurrency import Reservations
 from ember.store import MetadataStore
 
 RESERVED = "reserved-concurrency"
@@ -59,54 +61,53 @@ class ProvisionedConfig:
 
 # (function, qualifier, config or None when deleted)
 ProvisionedListener = Callable[[str, str, ProvisionedConfig | None], None]
-ReservedListener = Callable[[str, int | None], None]
 
 
 class ConcurrencyService:
     def __init__(
         self,
-        settings: Settings,
+        reservations: Reservations,
         metadata: MetadataStore,
         functions: FunctionService,
         aliases: AliasService,
         clock: Clock,
     ) -> None:
-        self._limit = settings.concurrency_limit
         self._metadata = metadata
         self._functions = functions
         self._aliases = aliases
         self._clock = clock
-        self._reserved: dict[str, int] = {}
+        # Reserved values and provisioned totals (written here, read by the scheduler).
+        self._reservations = reservations
         self._provisioned: dict[str, ProvisionedConfig] = {}  # "fn:qualifier" -> config
-        self._reserved_listeners: list[ReservedListener] = []
         self._provisioned_listeners: list[ProvisionedListener] = []
         functions.add_dependent(self.documents_of)
-        # A deleted alias takes its provisioned config (and environments) with it.
-        aliases.add_dependent(self._documents_of_alias, self._forget_alias)
+        # A deleted alias or version takes its provisioned config (and environments) with
+        # it, as in AWS.
+        aliases.add_dependent(self._documents_of_qualifier, self._forget_qualifier)
+        functions.add_version_dependent(self._documents_of_qualifier)
+        functions.add_listener(self._on_function_change)
 
     async def load(self) -> None:
         for name, doc in (await run_blocking(self._metadata.load, RESERVED)).items():
-            self._reserved[name] = doc["value"]
+            self._reservations.set_reserved(name, doc["value"])
         for key, doc in (await run_blocking(self._metadata.load, PROVISIONED)).items():
             self._provisioned[key] = ProvisionedConfig(**doc)
+        for name in {c.function_name for c in self._provisioned.values()}:
+            self._reservations.set_provisioned(name, self.provisioned_total(name))
 
     def replay(self) -> None:
-        """Tell the listeners everything loaded (at start-up, once they are wired)."""
-        for name, value in self._reserved.items():
-            for reserved_listener in self._reserved_listeners:
-                reserved_listener(name, value)
+        """Tell the listeners every provisioned config loaded (at start-up, once they are
+        wired), so that its environments are made."""
         for config in list(self._provisioned.values()):
             self._notify(config.function_name, config.qualifier, config)
-
-    def on_reserved(self, listener: ReservedListener) -> None:
-        self._reserved_listeners.append(listener)
 
     def on_provisioned(self, listener: ProvisionedListener) -> None:
         self._provisioned_listeners.append(listener)
 
     def documents_of(self, function_name: str) -> list[tuple[str, str]]:
         """Store keys to delete with the function."""
-        keys = [(RESERVED, function_name)] if function_name in self._reserved else []
+        reserved = self._reservations.reserved(function_name)
+        keys = [(RESERVED, function_name)] if reserved is not None else []
         keys += [
             (PROVISIONED, k)
             for k, c in self._provisioned.items()
@@ -114,16 +115,23 @@ class ConcurrencyService:
         ]
         return keys
 
-    def _documents_of_alias(self, function_name: str, alias: str) -> list[tuple[str, str]]:
-        key = f"{function_name}:{alias}"
+    def _documents_of_qualifier(self, function_name: str, qualifier: str) -> list[tuple[str, str]]:
+        key = f"{function_name}:{qualifier}"
         return [(PROVISIONED, key)] if key in self._provisioned else []
 
-    def _forget_alias(self, function_name: str, alias: str) -> None:
-        if self._provisioned.pop(f"{function_name}:{alias}", None) is not None:
-            self._notify(function_name, alias, None)
+    def _forget_qualifier(self, function_name: str, qualifier: str) -> None:
+        """An alias or version was deleted (its document with it): drop its config from the
+        reservations and tell the listeners, which shut its environments down."""
+        if self._provisioned.pop(f"{function_name}:{qualifier}", None) is not None:
+            self._count_provisioned(function_name)
+            self._notify(function_name, qualifier, None)
+
+    def _on_function_change(self, old: FunctionConfig | None, new: FunctionConfig | None) -> None:
+        if old is not None and new is None and old.version != LATEST:
+            self._forget_qualifier(old.name, old.version)  # one published version deleted
 
     def forget_function(self, function_name: str) -> None:
-        self._reserved.pop(function_name, None)
+        self._reservations.forget(function_name)
         for key in [k for k, c in self._provisioned.items() if c.function_name == function_name]:
             del self._provisioned[key]
 
@@ -131,16 +139,11 @@ class ConcurrencyService:
 
     @property
     def limit(self) -> int:
-        return self._limit
+        return self._reservations.limit
 
     def unreserved(self) -> int:
-        """UnreservedConcurrentExecutions: the limit less reservations and provisioned
-        concurrency of functions without a reservation."""
-        held = sum(self._reserved.values())
-        held += sum(
-            c.requested for c in self._provisioned.values() if c.function_name not in self._reserved
-        )
-        return self._limit - held
+        """UnreservedConcurrentExecutions (GetAccountSettings)."""
+        return self._reservations.unreserved_capacity
 
     # -- reserved -------------------------------------------------------------------
 
@@ -155,10 +158,14 @@ class ConcurrencyService:
     def get_reserved(self, name: str, qualifier: str | None = None) -> int | None:
         self._unqualified(name, qualifier)
         self._functions.get(name)
-        return self._reserved.get(name)
+        return self._reservations.reserved(name)
 
     def provisioned_total(self, name: str) -> int:
         return sum(c.requested for c in self._provisioned.values() if c.function_name == name)
+
+    def _count_provisioned(self, name: str) -> None:
+        """Carry `name`'s provisioned total, as configured now, into the reservations."""
+        self._reservations.set_provisioned(name, self.provisioned_total(name))
 
     async def put_reserved(self, name: str, value: int, qualifier: str | None = None) -> int:
         self._unqualified(name, qualifier)
@@ -170,31 +177,23 @@ class ConcurrencyService:
                 f" ReservedConcurrentExecutions  {value} should not be lower than function's "
                 f"total provisioned concurrency [{provisioned}]."
             )
-        others = sum(v for f, v in self._reserved.items() if f != name)
-        others += sum(
-            c.requested
-            for c in self._provisioned.values()
-            if c.function_name not in self._reserved and c.function_name != name
-        )
-        floor = min_unreserved(self._limit)
-        if self._limit - others - value < floor:
+        # What the account keeps unreserved without this function's hold, less `value`.
+        left = self._reservations.unreserved_capacity + self._reservations.holds(name) - value
+        floor = min_unreserved(self.limit)
+        if left < floor:
             raise InvalidParameterValueError(
                 "Specified ReservedConcurrentExecutions for function decreases account's "
                 f"UnreservedConcurrentExecution below its minimum value of [{floor}]."
             )
         await run_blocking(self._metadata.write, puts=[(RESERVED, name, {"value": value})])
-        self._reserved[name] = value
-        for listener in self._reserved_listeners:
-            listener(name, value)
+        self._reservations.set_reserved(name, value)
         return value
 
     async def delete_reserved(self, name: str, qualifier: str | None = None) -> None:
         self._unqualified(name, qualifier)
         self._functions.get(name)
         await run_blocking(self._metadata.write, deletes=[(RESERVED, name)])
-        self._reserved.pop(name, None)
-        for listener in self._reserved_listeners:
-            listener(name, None)
+        self._reservations.set_reserved(name, None)
 
     # -- provisioned ----------------------------------------------------------------
 
@@ -258,7 +257,7 @@ class ConcurrencyService:
                 )
         old = self._provisioned.get(key)
         total = self.provisioned_total(name) - (old.requested if old else 0) + requested
-        reserved = self._reserved.get(name)
+        reserved = self._reservations.reserved(name)
         if reserved is not None:
             if total > reserved:
                 raise InvalidParameterValueError(
@@ -272,7 +271,7 @@ class ConcurrencyService:
                     "Specified ConcurrentExecutions for function is greater than account's "
                     f"unreserved concurrency [{available}]."
                 )
-            floor = min_unreserved(self._limit)
+            floor = min_unreserved(self.limit)
             if available - requested < floor:
                 raise InvalidParameterValueError(
                     "Specified ConcurrentExecutions for function decreases account's "
@@ -288,6 +287,7 @@ class ConcurrencyService:
         )
         await run_blocking(self._metadata.write, puts=[(PROVISIONED, key, _persisted(config))])
         self._provisioned[key] = config
+        self._count_provisioned(name)
         self._notify(name, qualifier, config)
         return self._provisioned[key]
 
@@ -298,6 +298,7 @@ class ConcurrencyService:
             return  # AWS answers 204 for a version or alias that has no config
         await run_blocking(self._metadata.write, deletes=[(PROVISIONED, key)])
         del self._provisioned[key]
+        self._count_provisioned(name)
         self._notify(name, qualifier, None)
 
     def report(

@@ -1,11 +1,10 @@
-"""Functions: create, read, update and delete them, and carry each to Active."""
+"""Functions: create, read, update and delete them (`activation` carries each to Active)."""
 
 from __future__ import annotations
 
 import asyncio
 import builtins
 import dataclasses
-import logging
 import shutil
 import uuid
 from collections.abc import Callable
@@ -16,43 +15,30 @@ from ember.blocking import run_blocking
 from ember.clock import Clock, iso_millis
 from ember.config import Settings
 from ember.control import codezip, rules
+from ember.control.activation import Activation, is_settled
 from ember.control.destinations import check_dead_letter
 from ember.control.layers import LayerService
 from ember.control.model import LATEST, FunctionConfig, FunctionState, UpdateStatus
+from ember.control.versions import VERSION_KIND, VersionTable, next_version, version_key
 from ember.errors import (
     InvalidParameterValueError,
-    PreconditionFailedError,
     ResourceConflictError,
     ResourceNotFoundError,
-    ServiceError,
 )
 from ember.runtimes import RuntimeCatalog
-from ember.store import BlobStore, MetadataStore
-
-log = logging.getLogger("ember.control")
+from ember.store import BlobStore, DataLayout, MetadataStore
 
 KIND = "function"
-VERSION_KIND = "version"
-# Fields UpdateFunctionConfiguration may change (snake_case, as `api` hands them over).
-CONFIG_FIELDS = frozenset(
-    {
-        "runtime", "handler", "role", "description", "timeout", "memory_size",
-        "environment", "ephemeral_storage", "tracing_mode", "dead_letter_arn", "layers",
-    }
-)  # fmt: skip
-# Lambda's own ranges, tighter than the API model's.
-MEMORY_RANGE = (128, 10240)
-TIMEOUT_RANGE = (1, 900)
-REVISION_MISMATCH = (
-    "The Revision Id provided does not match the latest Revision Id. "
-    "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
-)
 
 Listener = Callable[[FunctionConfig | None, FunctionConfig | None], None]
 # Store keys of resources that belong to a function and go when it is deleted.
 Dependent = Callable[[str], list[tuple[str, str]]]
+# The same for one published version: (function, version) -> store keys.
+VersionDependent = Callable[[str, str], list[tuple[str, str]]]
 # Raises when a version may not be deleted (e.g. aliases route to it).
 VersionGuard = Callable[[str, str], None]
+# Whether a live environment still runs the code unpacked at this path (the scheduler knows).
+CodeUsers = Callable[[str], bool]
 
 
 def not_found(arn: str) -> ResourceNotFoundError:
@@ -70,21 +56,29 @@ class FunctionService:
         catalog: RuntimeCatalog,
         clock: Clock,
         *,
+        layout: DataLayout,
         layers: LayerService | None = None,
     ) -> None:
         self._settings = settings
+        self._layout = layout  # where unpacked code goes
         self._metadata = metadata
         self._blobs = blobs
         self._catalog = catalog
         self._clock = clock
         self._layers = layers  # resolves the `Layers` a function references
         self._functions: dict[str, FunctionConfig] = {}  # name -> $LATEST
-        self._versions: dict[str, dict[str, FunctionConfig]] = {}  # name -> number -> version
+        self._versions = VersionTable()  # published versions
         self._dependents: list[Dependent] = []
         self._version_guards: list[VersionGuard] = []
+        self._version_dependents: list[VersionDependent] = []
         self._settled: dict[str, asyncio.Event] = {}  # name -> set once Active and updated
-        self._to_activate: asyncio.Queue[str] = asyncio.Queue()
         self._listeners: list[Listener] = []
+        self._code_users: CodeUsers | None = None  # environments on code no config uses
+        self._activation = Activation(
+            blobs, lookup=self._functions.get, code_path=self.code_path, settle=self._settle
+        )
+        if layers is not None:
+            layers.set_users(self._blob_users)  # tombstones functions use stay
         # Serialises read-modify-write of one function's record across awaits.
         self._write_lock = asyncio.Lock()
 
@@ -93,23 +87,22 @@ class FunctionService:
     async def load(self) -> None:
         """Read every function from the store; finish any activation a crash cut short."""
         for doc in (await run_blocking(self._metadata.load, VERSION_KIND)).values():
-            version = FunctionConfig.from_doc(doc)
-            self._versions.setdefault(version.name, {})[version.version] = version
+            self._versions.add(self._with_runtime_version(FunctionConfig.from_doc(doc)))
         docs = await run_blocking(self._metadata.load, KIND)
         for name, doc in docs.items():
-            config = FunctionConfig.from_doc(doc)
+            config = self._with_runtime_version(FunctionConfig.from_doc(doc))
             self._functions[name] = config
             event = self._settled.setdefault(name, asyncio.Event())
-            if self._is_settled(config):
+            if is_settled(config):
                 event.set()
             else:
-                self._to_activate.put_nowait(name)
+                self._activation.request(name)
+        used = {c.code_digest for c in (*self._functions.values(), *self.all_versions())}
+        await run_blocking(self._sweep_code, used)
 
     async def run(self) -> None:
         """Carry Pending functions and in-progress updates to their final state."""
-        while True:
-            name = await self._to_activate.get()
-            await self._activate(name)
+        await self._activation.run()
 
     def add_listener(self, listener: Listener) -> None:
         """Called with (old, new) after each change; new is None on delete."""
@@ -122,6 +115,25 @@ class FunctionService:
         if guard is not None:
             self._version_guards.append(guard)
 
+    def set_code_users(self, users: CodeUsers) -> None:
+        """Tell which unpacked code live environments run (by path, as `code_path` resolved
+        names it): such code stays until `release_code` hears that the last one is gone."""
+        self._code_users = users
+
+    async def release_code(self, path: str) -> None:
+        """No live environment runs the code at `path` any more: remove it (folder and
+        blob) unless a function version of any function uses it."""
+        digest = Path(path).name
+        if self._code_location(digest) != path:
+            return  # not code of ours (a path from elsewhere): nothing to collect
+        async with self._write_lock:
+            await self._forget_code_if_unused(digest)
+
+    def add_version_dependent(self, dependent: VersionDependent) -> None:
+        """Resources deleted with one published version, in the same transaction (the
+        listeners then hear of the version as (version, None))."""
+        self._version_dependents.append(dependent)
+
     # -- reads ----------------------------------------------------------------------
 
     def arn(self, name: str) -> str:
@@ -131,7 +143,7 @@ class FunctionService:
         """$LATEST, or the published version `qualifier` names (aliases: see AliasService)."""
         config = self._functions.get(name)
         if qualifier is not None and qualifier != LATEST:
-            version = self._versions.get(name, {}).get(qualifier)
+            version = self._versions.get(name, qualifier)
             if config is None or version is None:
                 raise not_found(f"{self.arn(name)}:{qualifier}")
             return version
@@ -146,14 +158,23 @@ class FunctionService:
     def list_versions(self, name: str) -> builtins.list[FunctionConfig]:
         """$LATEST, then the published versions in order."""
         latest = self.get(name)
-        published = sorted(self._versions.get(name, {}).values(), key=lambda c: int(c.version))
-        return [latest, *published]
+        return [latest, *self._versions.of(name)]
 
     def all_versions(self) -> builtins.list[FunctionConfig]:
-        return [v for versions in self._versions.values() for v in versions.values()]
+        return self._versions.all()
+
+    def total_code_size(self) -> int:
+        """AccountUsage.TotalCodeSize: functions, their versions and published layers."""
+        size = sum(c.code_size for c in self._functions.values())
+        size += sum(v.code_size for v in self.all_versions())
+        return size + (self._layers.total_code_size() if self._layers is not None else 0)
 
     def code_path(self, config: FunctionConfig) -> Path:
-        return self._settings.code_dir / config.code_digest
+        return self._layout.code_of(config.code_digest)
+
+    def layer_paths(self, config: FunctionConfig) -> tuple[Path, ...]:
+        """The unpacked content of the version's layers, in order."""
+        return tuple(self._layout.layer_of(d) for d in config.layer_digests)
 
     def blob_path(self, digest: str) -> Path:
         return self._blobs.path(digest)
@@ -161,7 +182,7 @@ class FunctionService:
     async def wait_settled(self, name: str, limit: float) -> FunctionConfig:
         """The function once Active with no update in progress (invokes wait here)."""
         config = self.get(name)
-        if not self._is_settled(config):
+        if not is_settled(config):
             try:
                 async with asyncio.timeout(limit):
                     await self._settled[name].wait()
@@ -180,9 +201,13 @@ class FunctionService:
 
     # -- writes ---------------------------------------------------------------------
 
-    async def create(self, zip_file: bytes, **fields: Any) -> FunctionConfig:
+    async def create(
+        self, zip_file: bytes, *, publish: bool = False, **fields: Any
+    ) -> FunctionConfig:
+        """A new Pending function; with `publish`, version 1 follows once it is Active (as
+        AWS answers Publish=True at once, before the function is ready)."""
         name: str = fields.pop("name")
-        self._check_config(fields, creating=True)
+        rules.check_config(fields, self._catalog, creating=True)
         rules.check_tags(fields.get("tags") or {})
         self._check_dead_letter(name, fields.get("dead_letter_arn", ""))
         info = await run_blocking(codezip.inspect_zip, zip_file)
@@ -198,24 +223,28 @@ class FunctionService:
                 code_sha256=info.sha256_b64,
                 code_size=info.size,
                 unzipped_size=info.unzipped_size,
-                last_modified=iso_millis(self._clock.wall(), "+0000"),
+                last_modified=self._now(),
                 revision_id=str(uuid.uuid4()),
                 state=FunctionState.PENDING,
                 state_reason="The function is being created.",
                 state_reason_code="Creating",
+                publish_when_active=publish,
+                runtime_version_arn=self._runtime_version(fields["runtime"]),
                 **fields,
             )
             await self._commit(None, config)
         return config
 
     async def update_code(
-        self, name: str, zip_file: bytes, revision_id: str | None = None
+        self, name: str, zip_file: bytes, revision_id: str | None = None, *, publish: bool = False
     ) -> FunctionConfig:
+        """New code, InProgress until unpacked; with `publish`, the next version follows once
+        the update succeeds (AWS answers Publish=True without waiting, too)."""
         info = await run_blocking(codezip.inspect_zip, zip_file)
         async with self._write_lock:
             old = self.get(name)
-            self._check_revision(old, revision_id)
-            self._check_not_updating(old)
+            rules.check_revision(old, revision_id)
+            rules.check_not_updating(old)
             self._check_layers_size(old, info.unzipped_size)
             await run_blocking(self._blobs.put, zip_file)
             new = dataclasses.replace(
@@ -224,38 +253,47 @@ class FunctionService:
                 code_sha256=info.sha256_b64,
                 code_size=info.size,
                 unzipped_size=info.unzipped_size,
-                last_modified=iso_millis(self._clock.wall(), "+0000"),
+                last_modified=self._now(),
                 revision_id=str(uuid.uuid4()),
                 last_update_status=UpdateStatus.IN_PROGRESS,
                 last_update_status_reason="The function is being created.",
+                # A create's Publish=True still pending carries over to this update.
+                publish_when_active=publish
+                or (old.publish_when_active and old.state is FunctionState.PENDING),
             )
             await self._commit(old, new)
+            if old.code_digest != new.code_digest:
+                # $LATEST's old code: goes now, or when the last environment on it does.
+                await self._forget_code_if_unused(old.code_digest)
         return new
 
     async def update_configuration(
         self, name: str, revision_id: str | None = None, **fields: Any
     ) -> FunctionConfig:
-        unknown = set(fields) - CONFIG_FIELDS
+        unknown = set(fields) - rules.CONFIG_FIELDS
         if unknown:
             raise InvalidParameterValueError(f"Unsupported parameters: {sorted(unknown)}")
         async with self._write_lock:
             old = self.get(name)
-            self._check_revision(old, revision_id)
-            self._check_not_updating(old)
+            rules.check_revision(old, revision_id)
+            rules.check_not_updating(old)
             if "dead_letter_arn" in fields:
                 self._check_dead_letter(name, fields["dead_letter_arn"])
             self._resolve_layers(fields, old.unzipped_size)
             merged = {**old.to_doc(), **fields}
-            self._check_config(merged, creating=False)
+            rules.check_config(merged, self._catalog, creating=False)
             new = dataclasses.replace(
                 old,
                 **fields,
-                last_modified=iso_millis(self._clock.wall(), "+0000"),
+                runtime_version_arn=self._runtime_version(merged["runtime"]),
+                last_modified=self._now(),
                 revision_id=str(uuid.uuid4()),
                 last_update_status=UpdateStatus.IN_PROGRESS,
                 last_update_status_reason="The function is being created.",
             )
             await self._commit(old, new)
+            if old.layer_digests != new.layer_digests:
+                await self._collect_layers()  # deleted layer versions it no longer uses
         return new
 
     async def publish(
@@ -270,39 +308,26 @@ class FunctionService:
         await self.wait_settled(name, limit=self._settings.init_timeout)
         async with self._write_lock:
             latest = self.get(name)
-            self._check_not_updating(latest)
+            rules.check_not_updating(latest)
             if code_sha256 is not None and code_sha256 != latest.code_sha256:
                 raise InvalidParameterValueError(
                     f"CodeSHA256 ({code_sha256}) is different from current CodeSHA256 in "
                     f"$LATEST ({latest.code_sha256}). Please try again with the CodeSHA256 in "
                     "$LATEST."
                 )
-            self._check_revision(latest, revision_id)
-            existing = self._versions.get(name, {}).get(str(latest.version_counter))
+            rules.check_revision(latest, revision_id)
+            existing = self._versions.get(name, str(latest.version_counter))
             if latest.published_revision == latest.revision_id and existing is not None:
                 return existing  # nothing changed since: Lambda returns that version
-            number = str(latest.version_counter + 1)
-            version = dataclasses.replace(
-                latest,
-                version=number,
-                description=description if description is not None else latest.description,
-                last_modified=iso_millis(self._clock.wall(), "+0000"),
-                revision_id=str(uuid.uuid4()),
-                version_counter=0,
-                published_revision="",
-            )
-            bumped = dataclasses.replace(
-                latest, version_counter=latest.version_counter + 1,
-                published_revision=latest.revision_id,
-            )  # fmt: skip
+            version, bumped = next_version(latest, description, self._now())
             await run_blocking(
                 self._metadata.write,
                 puts=[
-                    (VERSION_KIND, f"{name}:{number}", version.to_doc()),
+                    (VERSION_KIND, version_key(name, version.version), version.to_doc()),
                     (KIND, name, bumped.to_doc()),
                 ],
             )
-            self._versions.setdefault(name, {})[number] = version
+            self._versions.add(version)
             self._functions[name] = bumped
             for listener in self._listeners:
                 listener(None, version)
@@ -319,8 +344,8 @@ class FunctionService:
             if qualifier is not None:
                 await self._delete_version(name, qualifier)
                 return
-            versions = self._versions.pop(name, {})
-            deletes = [(KIND, name)] + [(VERSION_KIND, f"{name}:{v}") for v in versions]
+            versions = self._versions.pop_function(name)
+            deletes = [(KIND, name)] + [(VERSION_KIND, version_key(name, v)) for v in versions]
             for dependent in self._dependents:
                 deletes += dependent(name)
             await run_blocking(self._metadata.write, deletes=deletes)
@@ -333,53 +358,88 @@ class FunctionService:
                 event.set()  # wake waiters; they will find the function gone
             for listener in self._listeners:
                 listener(old, None)
-        for digest in {old.code_digest, *(v.code_digest for v in versions.values())}:
-            await self._forget_code_if_unused(digest)
+            # Under the lock: a create of the same zip waiting on it must find the code
+            # either still in use (and kept) or gone before it stores it again.
+            for digest in {old.code_digest, *(v.code_digest for v in versions.values())}:
+                await self._forget_code_if_unused(digest)
+            await self._collect_layers()
 
     async def _delete_version(self, name: str, number: str) -> None:
-        version = self._versions.get(name, {}).get(number)
+        version = self._versions.get(name, number)
         if version is None:
             return  # Lambda: deleting a version that does not exist changes nothing
         for guard in self._version_guards:
             guard(name, number)
-        await run_blocking(self._metadata.write, deletes=[(VERSION_KIND, f"{name}:{number}")])
-        del self._versions[name][number]
+        deletes = [(VERSION_KIND, version_key(name, number))]
+        for dependent in self._version_dependents:
+            deletes += dependent(name, number)
+        await run_blocking(self._metadata.write, deletes=deletes)
+        self._versions.remove(name, number)
         for listener in self._listeners:
             listener(version, None)
         await self._forget_code_if_unused(version.code_digest)
+        await self._collect_layers()
 
     # -- internals ------------------------------------------------------------------
 
     async def _forget_code_if_unused(self, digest: str) -> None:
+        """Remove a blob and its unpacked folder unless a function version or a live
+        environment uses it; call with the write lock held."""
         in_use = any(f.code_digest == digest for f in self._functions.values()) or any(
             v.code_digest == digest for v in self.all_versions()
         )
+        if not in_use and self._code_users is not None:
+            in_use = self._code_users(self._code_location(digest))
         if not in_use:
             await run_blocking(self._forget_code, digest)
 
+    def _code_location(self, digest: str) -> str:
+        """The code's path as environment specs name it (resolved, like the invoker's)."""
+        return str(self._layout.code_of(digest).resolve())
+
     def _forget_code(self, digest: str) -> None:
-        self._blobs.delete(digest)
-        shutil.rmtree(self._settings.code_dir / digest, ignore_errors=True)
+        if self._layers is None or not self._layers.uses(digest):  # the same zip as a layer
+            self._blobs.delete(digest)
+        shutil.rmtree(self._layout.code_of(digest), ignore_errors=True)
 
-    @staticmethod
-    def _is_settled(config: FunctionConfig) -> bool:
-        return (
-            config.state is not FunctionState.PENDING
-            and config.last_update_status is not UpdateStatus.IN_PROGRESS
-        )
+    def _sweep_code(self, used: set[str]) -> None:
+        """Remove unpacked code (and its blob) no function version uses: left by a crash
+        mid-unpack, or by a server from before code was collected. At start only (no
+        environment runs yet). Blocking: call off the loop."""
+        if not self._layout.code.is_dir():
+            return
+        for folder in self._layout.code.iterdir():
+            if folder.name.startswith("."):  # an unpack the crash cut short
+                shutil.rmtree(folder, ignore_errors=True)
+            elif folder.name not in used:
+                self._forget_code(folder.name)
 
-    @staticmethod
-    def _check_revision(config: FunctionConfig, revision_id: str | None) -> None:
-        if revision_id is not None and revision_id != config.revision_id:
-            raise PreconditionFailedError(REVISION_MISMATCH)
+    def _blob_users(self) -> set[str]:
+        """Every blob a function version uses: its code and its layers'."""
+        used: set[str] = set()
+        for config in (*self._functions.values(), *self.all_versions()):
+            used.add(config.code_digest)
+            used.update(config.layer_digests)
+        return used
 
-    @staticmethod
-    def _check_not_updating(config: FunctionConfig) -> None:
-        if config.last_update_status is UpdateStatus.IN_PROGRESS:
-            raise ResourceConflictError(
-                "The operation cannot be performed at this time. An update is in progress "
-                f"for resource: {config.arn}"
-            )
+    async def _collect_layers(self) -> None:
+        if self._layers is not None:
+            await self._layers.collect()
+
+    def _now(self) -> str:
+        """LastModified as Lambda writes it."""
+        return iso_millis(self._clock.wall(), "+0000")
+
+    def _runtime_version(self, runtime: str) -> str:
+        """The runtime version ARN of what runs `runtime` here (AWS: RuntimeVersionConfig)."""
+        return self._catalog.version_arn(runtime, self._settings.region)
+
+    def _with_runtime_version(self, config: FunctionConfig) -> FunctionConfig:
+        """`config` as this server runs it: the interpreter may have changed since."""
+        arn = self._runtime_version(config.runtime)
+        if arn == config.runtime_version_arn:
+            return config
+        return dataclasses.replace(config, runtime_version_arn=arn)
 
     def _check_dead_letter(self, name: str, arn: str) -> None:
         def exists(target: str, qualifier: str | None) -> bool:
@@ -419,64 +479,43 @@ class FunctionService:
                 f"Unzipped size must be smaller than {codezip.MAX_UNZIPPED} bytes"
             )
 
-    def _check_config(self, fields: dict[str, Any], *, creating: bool) -> None:
-        runtime = fields.get("runtime")
-        handler = fields.get("handler")
-        if creating and (not runtime or not handler):
-            raise InvalidParameterValueError(
-                "Runtime and Handler are mandatory parameters for functions created with "
-                "deployment packages."
-            )
-        if runtime is not None:
-            rules.check_runtime(runtime, self._catalog)
-        if "memory_size" in fields:
-            rules.check_range(fields["memory_size"], "memorySize", *MEMORY_RANGE)
-        if "timeout" in fields:
-            rules.check_range(fields["timeout"], "timeout", *TIMEOUT_RANGE)
-        if "environment" in fields:
-            rules.check_environment(fields["environment"])
-
-    async def _commit(self, old: FunctionConfig | None, new: FunctionConfig) -> None:
-        """Write `new` durably, then publish it in memory and to listeners."""
-        await run_blocking(self._metadata.write, puts=[(KIND, new.name, new.to_doc())])
+    async def _commit(
+        self, old: FunctionConfig | None, new: FunctionConfig, version: FunctionConfig | None = None
+    ) -> None:
+        """Write `new` (and a `version` published from it) durably in one write, then make
+        them known in memory and to listeners."""
+        puts = [(KIND, new.name, new.to_doc())]
+        if version is not None:
+            puts.append((VERSION_KIND, version_key(new.name, version.version), version.to_doc()))
+        await run_blocking(self._metadata.write, puts=puts)
         self._functions[new.name] = new
+        if version is not None:
+            self._versions.add(version)
         event = self._settled.setdefault(new.name, asyncio.Event())
-        if self._is_settled(new):
+        if is_settled(new):
             event.set()
         else:
             event.clear()
-            self._to_activate.put_nowait(new.name)
+            self._activation.request(new.name)
         for listener in self._listeners:
             listener(old, new)
+            if version is not None:
+                listener(None, version)
 
-    async def _activate(self, name: str) -> None:
-        config = self._functions.get(name)
-        if config is None or self._is_settled(config):
-            return
-        try:
-            data = await run_blocking(self._blobs.read, config.code_digest)
-            await run_blocking(codezip.unpack, data, self.code_path(config))
-            settled = dataclasses.replace(
-                config,
-                state=FunctionState.ACTIVE,
-                state_reason="",
-                state_reason_code="",
-                last_update_status=UpdateStatus.SUCCESSFUL,
-                last_update_status_reason="",
-            )
-        except (ServiceError, InvalidParameterValueError, OSError) as exc:
-            log.error("function %s could not be activated: %s", name, exc)
-            settled = dataclasses.replace(
-                config,
-                state=FunctionState.FAILED,
-                state_reason=str(exc),
-                state_reason_code="InternalError",
-                last_update_status=UpdateStatus.FAILED,
-                last_update_status_reason=str(exc),
-            )
+    async def _settle(self, config: FunctionConfig, settled: FunctionConfig) -> None:
+        """Make known what activating `config` came to (Active or Failed)."""
+        name = config.name
         async with self._write_lock:
             current = self._functions.get(name)
             if current is None or current.revision_id != config.revision_id:
-                return  # changed or deleted meanwhile; that change queued its own activation
+                # Changed or deleted meanwhile (that change queued its own activation): the
+                # code just unpacked may be nobody's now, and the delete could not see it.
+                await self._forget_code_if_unused(config.code_digest)
+                return
             # Lambda gives the function a new RevisionId when a create or update settles.
-            await self._commit(current, dataclasses.replace(settled, revision_id=str(uuid.uuid4())))
+            settled = dataclasses.replace(settled, revision_id=str(uuid.uuid4()))
+            version = None
+            if settled.publish_when_active and settled.state is FunctionState.ACTIVE:
+                # CreateFunction's Publish=True: version 1 comes in the write that settles it.
+                version, settled = next_version(settled, None, self._now())
+            await self._commit(current, settled, version)

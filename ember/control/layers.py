@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
+import shutil
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from ember.blocking import run_blocking
@@ -26,7 +27,7 @@ from ember.errors import (
     ResourceConflictError,
     ResourceNotFoundError,
 )
-from ember.store import BlobStore, MetadataStore
+from ember.store import BlobStore, DataLayout, MetadataStore
 
 KIND = "layer-version"
 MAX_FUNCTION_LAYERS = 5
@@ -52,6 +53,9 @@ class LayerVersion:
     license_info: str | None = None
     compatible_runtimes: tuple[str, ...] = ()
     compatible_architectures: tuple[str, ...] = ()
+    # Given at publish, even empty: AWS then shows `[]`, else nothing.
+    runtimes_given: bool = False
+    architectures_given: bool = False
     statements: tuple[dict[str, Any], ...] = ()  # the version's resource policy
     policy_revision: str = ""
     deleted: bool = False  # a tombstone: gone from the API, kept for its users
@@ -84,14 +88,23 @@ class LayerService:
     """The authoritative in-memory model of layer versions, written through to the store."""
 
     def __init__(
-        self, settings: Settings, metadata: MetadataStore, blobs: BlobStore, clock: Clock
+        self,
+        settings: Settings,
+        metadata: MetadataStore,
+        blobs: BlobStore,
+        clock: Clock,
+        *,
+        layout: DataLayout,
     ) -> None:
         self._settings = settings
+        self._layout = layout  # where unpacked content goes
         self._metadata = metadata
         self._blobs = blobs
         self._clock = clock
         self._versions: dict[str, dict[int, LayerVersion]] = {}  # name -> number -> version
         self._lock = asyncio.Lock()  # serialises version numbering and policy edits
+        # Blob digests functions still use (code or layers): set by FunctionService.
+        self._users: Callable[[], set[str]] = set
 
     async def load(self) -> None:
         """Read every version; unpack any whose folder a crash left missing."""
@@ -99,7 +112,8 @@ class LayerService:
         for doc in docs.values():
             layer = LayerVersion.from_doc(doc)
             self._versions.setdefault(layer.name, {})[layer.version] = layer
-            await run_blocking(self._unpack, layer.code_digest)
+            if not layer.deleted or self._blobs.exists(layer.code_digest):
+                await run_blocking(self._unpack, layer.code_digest)  # (collected: no content)
 
     # -- names ----------------------------------------------------------------------
 
@@ -158,6 +172,55 @@ class LayerService:
                 latest.append(matching[0])
         return latest
 
+    def total_code_size(self) -> int:
+        """CodeSize of every live version, as GetAccountSettings counts it."""
+        return sum(
+            v.code_size for versions in self._versions.values() for v in versions.values()
+            if not v.deleted
+        )  # fmt: skip
+
+    def uses(self, digest: str) -> bool:
+        """Whether a layer version (live or a tombstone) holds this blob."""
+        return any(
+            v.code_digest == digest for versions in self._versions.values()
+            for v in versions.values()
+        )  # fmt: skip
+
+    def set_users(self, users: Callable[[], set[str]]) -> None:
+        """Tell which blob digests function versions use (tombstones they use stay)."""
+        self._users = users
+
+    async def collect(self) -> None:
+        """Drop the tombstones no function uses any more: their content (blob, unpacked
+        folder) unless a live version shares it, and their record, except each layer's
+        highest number (kept so that numbers are never reused, as on Lambda)."""
+        async with self._lock:
+            used = self._users()
+            deletes: list[tuple[str, str]] = []
+            unused: set[str] = set()
+            for name, versions in self._versions.items():
+                top = max(versions)
+                for number, layer in list(versions.items()):
+                    if not layer.deleted or layer.code_digest in used:
+                        continue
+                    unused.add(layer.code_digest)
+                    if number != top:
+                        deletes.append((KIND, f"{name}:{number}"))
+                        del versions[number]
+            live = {
+                v.code_digest for versions in self._versions.values()
+                for v in versions.values() if not v.deleted
+            }  # fmt: skip
+            if deletes:
+                await run_blocking(self._metadata.write, deletes=deletes)
+            for digest in unused - live:
+                await run_blocking(self._forget_content, digest)
+
+    def _forget_content(self, digest: str) -> None:
+        shutil.rmtree(self._layout.layer_of(digest), ignore_errors=True)
+        if digest not in self._users():  # a function's code may be the same zip
+            self._blobs.delete(digest)
+
     def blob_path(self, digest: str) -> str | None:
         """The zip of a layer version (live or not) with this content, for Content.Location."""
         for versions in self._versions.values():
@@ -174,14 +237,14 @@ class LayerService:
         *,
         description: str = "",
         license_info: str | None = None,
-        compatible_runtimes: Sequence[str] = (),
-        compatible_architectures: Sequence[str] = (),
+        compatible_runtimes: Sequence[str] | None = None,
+        compatible_architectures: Sequence[str] | None = None,
     ) -> LayerVersion:
         info = await run_blocking(codezip.inspect_zip, zip_file)
         name = self.name_of(name_or_arn)
-        await run_blocking(self._blobs.put, zip_file)
-        await run_blocking(self._unpack, info.digest)
-        async with self._lock:
+        async with self._lock:  # with collect(): content is never removed under a publish
+            await run_blocking(self._blobs.put, zip_file)
+            await run_blocking(self._unpack, info.digest)
             versions = self._versions.setdefault(name, {})
             layer = LayerVersion(
                 name=name,
@@ -194,8 +257,10 @@ class LayerService:
                 created=iso_millis(self._clock.wall(), "+0000"),
                 description=description,
                 license_info=license_info,
-                compatible_runtimes=tuple(compatible_runtimes),
-                compatible_architectures=tuple(compatible_architectures),
+                compatible_runtimes=tuple(compatible_runtimes or ()),
+                compatible_architectures=tuple(compatible_architectures or ()),
+                runtimes_given=compatible_runtimes is not None,
+                architectures_given=compatible_architectures is not None,
             )
             await self._save(layer)
         return layer
@@ -208,6 +273,7 @@ class LayerService:
             found = self._versions.get(self.name_of(name_or_arn), {}).get(version)
             if found is not None and not found.deleted:
                 await self._save(dataclasses.replace(found, deleted=True, statements=()))
+        await self.collect()  # unused already: its content goes now
 
     # -- permissions ----------------------------------------------------------------
 
@@ -332,7 +398,7 @@ class LayerService:
     # -- internals ------------------------------------------------------------------
 
     def _unpack(self, digest: str) -> None:
-        target = self._settings.layer_dir / digest
+        target = self._layout.layer_of(digest)
         if not target.is_dir():
             codezip.unpack(self._blobs.read(digest), target)
 

@@ -40,6 +40,8 @@ class FunctionConfig:
     memory_size: int = 128
     ephemeral_storage: int = 512
     environment: dict[str, str] = dataclasses.field(default_factory=dict)
+    # Environment was given, even empty: AWS then shows `{"Variables": {}}`, else nothing.
+    environment_given: bool = False
     architectures: tuple[str, ...] = ("x86_64",)
     tracing_mode: str = "PassThrough"
     version: str = LATEST
@@ -57,11 +59,16 @@ class FunctionConfig:
     # revision it was published from (publishing an unchanged $LATEST returns that version).
     version_counter: int = 0
     published_revision: str = ""
+    # $LATEST only: created with Publish=True; version 1 is published once it is Active.
+    publish_when_active: bool = False
     # Layers: version ARNs in the order applied, with each one's content digest (its
     # unpacked folder's name) and CodeSize. Layer versions never change, so these stay true.
     layers: tuple[str, ...] = ()
     layer_digests: tuple[str, ...] = ()
     layer_sizes: tuple[int, ...] = ()
+    # RuntimeVersionConfig.RuntimeVersionArn: the version of what runs `runtime` on this
+    # server (set on every write and at load; see RuntimeCatalog.version_arn).
+    runtime_version_arn: str = ""
 
     @property
     def qualified_arn(self) -> str:

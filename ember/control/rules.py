@@ -3,11 +3,18 @@
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import Any
 
 import orjson
 
+from ember.control.model import FunctionConfig, UpdateStatus
 from ember.control.names import validation_message
-from ember.errors import InvalidParameterValueError, ValidationError
+from ember.errors import (
+    InvalidParameterValueError,
+    PreconditionFailedError,
+    ResourceConflictError,
+    ValidationError,
+)
 from ember.runtimes import RuntimeCatalog
 
 # The runtimes AWS accepts for new functions today, in the order its error quotes them.
@@ -40,6 +47,54 @@ RESERVED_ENV = frozenset(
 )  # fmt: skip
 ENV_LIMIT = 4096
 TAG_LIMIT = 50  # Lambda: at most 50 tags on one function
+# Fields UpdateFunctionConfiguration may change (snake_case, as `api` hands them over).
+CONFIG_FIELDS = frozenset(
+    {
+        "runtime", "handler", "role", "description", "timeout", "memory_size",
+        "environment", "environment_given", "ephemeral_storage", "tracing_mode",
+        "dead_letter_arn", "layers",
+    }
+)  # fmt: skip
+# Lambda's own ranges, tighter than the API model's.
+MEMORY_RANGE = (128, 10240)
+TIMEOUT_RANGE = (1, 900)
+REVISION_MISMATCH = (
+    "The Revision Id provided does not match the latest Revision Id. "
+    "Call the GetFunction/GetAlias API to retrieve the latest Revision Id"
+)
+
+
+def check_config(fields: Mapping[str, Any], catalog: RuntimeCatalog, *, creating: bool) -> None:
+    """A function's configuration (a create's fields, or an update merged over the old)."""
+    runtime = fields.get("runtime")
+    handler = fields.get("handler")
+    if creating and (not runtime or not handler):
+        raise InvalidParameterValueError(
+            "Runtime and Handler are mandatory parameters for functions created with "
+            "deployment packages."
+        )
+    if runtime is not None:
+        check_runtime(runtime, catalog)
+    if "memory_size" in fields:
+        check_range(fields["memory_size"], "memorySize", *MEMORY_RANGE)
+    if "timeout" in fields:
+        check_range(fields["timeout"], "timeout", *TIMEOUT_RANGE)
+    if "environment" in fields:
+        check_environment(fields["environment"])
+
+
+def check_revision(config: FunctionConfig, revision_id: str | None) -> None:
+    """A write that names a RevisionId applies only to that revision."""
+    if revision_id is not None and revision_id != config.revision_id:
+        raise PreconditionFailedError(REVISION_MISMATCH)
+
+
+def check_not_updating(config: FunctionConfig) -> None:
+    if config.last_update_status is UpdateStatus.IN_PROGRESS:
+        raise ResourceConflictError(
+            "The operation cannot be performed at this time. An update is in progress "
+            f"for resource: {config.arn}"
+        )
 
 
 def check_runtime(runtime: str, catalog: RuntimeCatalog) -> None:

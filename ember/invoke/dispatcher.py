@@ -161,7 +161,7 @@ class Dispatcher:
                     continue  # there may be more due right now; look again once slots free
             timeout = None if next_due is None else max(0.0, next_due - self._clock.wall())
             with contextlib.suppress(TimeoutError):
-                async with asyncio.timeout(timeout):
+                async with self._clock.timeout(timeout):  # a retry falls due on the clock
                     await self._wakeup.wait()
 
     def _finished(self, task: asyncio.Task[None]) -> None:

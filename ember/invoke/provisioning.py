@@ -1,5 +1,6 @@
-"""Carrying concurrency configuration from control to the scheduler: reserved limits,
-and provisioned environments for a version or an alias's version."""
+"""Carrying provisioned concurrency from control to the scheduler: environments for a
+version or an alias's version. (Reserved limits need no carrying: control writes them
+into the `Reservations` the scheduler reads.)"""
 
 from __future__ import annotations
 
@@ -27,7 +28,6 @@ class Provisioner:
         self._scheduler = scheduler
         self._invoker = invoker
         self._applied: dict[str, str] = {}  # config key -> version provisioned for it
-        concurrency.on_reserved(scheduler.set_reserved)
         concurrency.on_provisioned(self._apply)
         functions.add_listener(self._on_function_change)
         aliases.on_change(self._on_alias_change)
@@ -35,7 +35,6 @@ class Provisioner:
     def _on_function_change(self, old: FunctionConfig | None, new: FunctionConfig | None) -> None:
         if old is not None and new is None and old.version == LATEST:
             self._concurrency.forget_function(old.name)
-            self._scheduler.set_reserved(old.name, None)
             for key in [k for k in self._applied if k.startswith(f"{old.name}:")]:
                 del self._applied[key]
 

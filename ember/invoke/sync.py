@@ -34,6 +34,9 @@ class Invoker:
         # revision id -> spec: built once per function revision, not per invoke.
         self._specs: dict[str, EnvironmentSpec] = {}
         functions.add_listener(self._on_change)
+        # Code an update or delete left behind goes once no live environment runs it.
+        functions.set_code_users(scheduler.code_in_use)
+        scheduler.set_code_released(functions.release_code)
 
     def _on_change(self, old: FunctionConfig | None, new: FunctionConfig | None) -> None:
         if old is None:
@@ -41,7 +44,7 @@ class Invoker:
         self._specs.pop(old.revision_id, None)
         if new is None:
             # The function (all its versions) or one published version is gone.
-            self._scheduler.retire(old.name, None if old.version == LATEST else old.version)
+            self._scheduler.forget(old.name, None if old.version == LATEST else old.version)
         elif new.revision_id != old.revision_id:
             self._scheduler.retire(old.name, old.version)
 
@@ -55,7 +58,6 @@ class Invoker:
             spec = self._specs[config.revision_id] = EnvironmentSpec(
                 function_name=config.name,
                 version=config.version,
-                function_arn=config.arn,
                 revision_id=config.revision_id,
                 runtime=config.runtime,
                 handler=config.handler,
@@ -64,9 +66,10 @@ class Invoker:
                 environment=dict(config.environment),
                 code_path=str(self._functions.code_path(config).resolve()),
                 log_group=config.log_group,
+                role=config.role,
                 ephemeral_storage=config.ephemeral_storage,
                 layer_paths=tuple(
-                    str((self._settings.layer_dir / d).resolve()) for d in config.layer_digests
+                    str(path.resolve()) for path in self._functions.layer_paths(config)
                 ),
             )
         return spec

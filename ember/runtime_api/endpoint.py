@@ -1,7 +1,9 @@
 """RuntimeEndpoint: the Runtime and Extensions APIs of one execution environment, start to close.
 
-One tiny HTTP/1.1 server per environment on 127.0.0.1:<ephemeral port>; the runtime and the
-extensions find it through AWS_LAMBDA_RUNTIME_API, and the port tells environments apart.
+One tiny HTTP/1.1 server per environment. Sandboxed, it serves a socket made inside the
+environment's own network namespace at 127.0.0.1:9001, as on Lambda (`start_on`); otherwise
+it listens on 127.0.0.1:<ephemeral port> and the port tells environments apart (`start`).
+The runtime and the extensions find it through AWS_LAMBDA_RUNTIME_API.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ import socket
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from ember.runtime_api.connection import Connection, Counters
+from ember.runtime_api.connection import BodyBudget, Connection, Counters, Lender
 from ember.runtime_api.errors import EndpointClosedError
 from ember.runtime_api.extension_handlers import ExtensionHandlers
 from ember.runtime_api.extensions import Extension, Extensions
@@ -39,13 +41,16 @@ class EndpointStatistics:
     parked: bool  # a GET /next is waiting for work
     polls_dropped: int  # parked GET /next whose connection went away
     extensions: int  # registered
+    pooled_body_bytes: int  # of small request bodies not yet complete (BodyBudget)
+    large_body: bool  # a connection is receiving the endpoint's one large body
 
 
 class RuntimeEndpoint:
     """The Runtime API 2018-06-01 and Extensions API 2020-01-01 for one environment.
 
     `metadata` (functionName, functionVersion, handler) is what /extension/register answers;
-    `external_extensions` are the names of the executables in /opt/extensions.
+    `external_extensions` are the names of the executables in /opt/extensions;
+    `lender` lends the server's descriptors to connections past the first two.
     """
 
     def __init__(
@@ -54,8 +59,10 @@ class RuntimeEndpoint:
         max_response_bytes: int = MAX_RESPONSE_BYTES,
         metadata: Mapping[str, str] | None = None,
         external_extensions: frozenset[str] = frozenset(),
+        lender: Lender | None = None,
     ) -> None:
         self._max_response_bytes = max_response_bytes
+        self._lender = lender
         self._lifecycle = Lifecycle()
         self._extensions = Extensions(metadata or {}, external_extensions)
         self._router = Router()
@@ -63,6 +70,7 @@ class RuntimeEndpoint:
         ExtensionHandlers(self._extensions).register(self._router)
         self._connections: set[Connection] = set()
         self._counters = Counters()
+        self._bodies = BodyBudget()  # unfinished request bodies, across connections
         self._server: asyncio.Server | None = None
 
     async def start(self, host: str = "127.0.0.1") -> str:
@@ -77,14 +85,21 @@ class RuntimeEndpoint:
             (host, 0), family=socket.AF_INET6 if ipv6 else socket.AF_INET, backlog=_BACKLOG
         )
         try:
-            self._server = await asyncio.get_running_loop().create_server(
-                self._connection, sock=sock
-            )
+            return await self.start_on(sock)
         except BaseException:
             sock.close()
             raise
-        port = sock.getsockname()[1]
-        return f"[{host}]:{port}" if ipv6 else f"{host}:{port}"
+
+    async def start_on(self, sock: socket.socket) -> str:
+        """Serve `sock`, a listening socket made by the caller (e.g. inside a network
+        namespace); return its "host:port". The endpoint closes it on close()."""
+        if self._server is not None:
+            raise RuntimeError("the endpoint is already started")
+        if self._lifecycle.state is RuntimeState.CLOSED:
+            raise EndpointClosedError("the endpoint was closed")
+        self._server = await asyncio.get_running_loop().create_server(self._connection, sock=sock)
+        host, port = sock.getsockname()[:2]
+        return f"[{host}]:{port}" if sock.family == socket.AF_INET6 else f"{host}:{port}"
 
     @property
     def state(self) -> RuntimeState:
@@ -160,6 +175,8 @@ class RuntimeEndpoint:
             parked=lifecycle.parked,
             polls_dropped=lifecycle.polls_dropped,
             extensions=len(self._extensions.all()),
+            pooled_body_bytes=self._bodies.small,
+            large_body=self._bodies.large is not None,
         )
 
     async def close(self) -> None:
@@ -176,4 +193,11 @@ class RuntimeEndpoint:
             await server.wait_closed()
 
     def _connection(self) -> Connection:
-        return Connection(self._router, self._connections, self._counters, self._max_response_bytes)
+        return Connection(
+            self._router,
+            self._connections,
+            self._counters,
+            self._max_response_bytes,
+            self._lender,
+            self._bodies,
+        )

@@ -36,9 +36,27 @@ class RuntimeHandlers:
 
     def register(self, router: Router) -> None:
         router.add("GET", f"{PREFIX}/invocation/next", self.invocation_next)
-        router.add("POST", f"{PREFIX}/invocation/{{request_id}}/response", self.invocation_response)
-        router.add("POST", f"{PREFIX}/invocation/{{request_id}}/error", self.invocation_error)
-        router.add("POST", f"{PREFIX}/init/error", self.init_error)
+        # A function's response or error may be as large as the response limit, but only
+        # for the invocation handed out, while it awaits its result (or Init its failure).
+        lifecycle = self._lifecycle
+        router.add(
+            "POST",
+            f"{PREFIX}/invocation/{{request_id}}/response",
+            self.invocation_response,
+            large_body=lambda p: lifecycle.check_complete(p["request_id"], RuntimeEvent.RESPONSE),
+        )
+        router.add(
+            "POST",
+            f"{PREFIX}/invocation/{{request_id}}/error",
+            self.invocation_error,
+            large_body=lambda p: lifecycle.check_complete(p["request_id"], RuntimeEvent.ERROR),
+        )
+        router.add(
+            "POST",
+            f"{PREFIX}/init/error",
+            self.init_error,
+            large_body=lambda _: lifecycle.check_init_error(),
+        )
 
     def invocation_next(self, request: Request, params: Mapping[str, str]) -> Reply | None:
         """GET /invocation/next: long poll; None when parked until an invocation comes."""

@@ -87,6 +87,17 @@ class Lifecycle:
         if in_flight is not None and not in_flight.future.done():
             in_flight.future.set_result(response)
 
+    def check_complete(self, request_id: str, event: RuntimeEvent) -> None:
+        """Raise what complete() would raise now, without moving: a large result is
+        refused before it is read."""
+        if request_id != self._current_id:
+            raise InvalidRequestIDError()
+        transition(self.state, event)
+
+    def check_init_error(self) -> None:
+        """Raise what init_error() would raise now, without moving."""
+        transition(self.state, RuntimeEvent.INIT_ERROR)
+
     def init_error(self, error: InitError) -> None:
         """POST /init/error."""
         self._set_state(transition(self.state, RuntimeEvent.INIT_ERROR))

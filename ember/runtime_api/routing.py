@@ -13,6 +13,10 @@ from ember.runtime_api.messages import NOT_FOUND, Reply, Request
 # A handler answers at once with a Reply, or returns None having parked the request
 # (it answers later through request.reply()).
 Handler = Callable[[Request, Mapping[str, str]], Reply | None]
+# Asked, from a request's path parameters, before it may send a body up to the response
+# limit: raises the RequestRejectedError its handler would answer (a request id not handed
+# out, a state that takes no result), so such a body is refused unread.
+LargeBodyCheck = Callable[[Mapping[str, str]], None]
 
 _NO_PARAMS: Mapping[str, str] = {}
 
@@ -64,8 +68,18 @@ class Router:
     def __init__(self) -> None:
         self._static: dict[str, dict[str, Handler]] = {}
         self._templates: dict[str, _Template] = {}
+        # handler -> its check, for those that take bodies up to the endpoint's response
+        # limit; others take little.
+        self._large: dict[Handler, LargeBodyCheck] = {}
 
-    def add(self, method: str, template: str, handler: Handler) -> None:
+    def add(
+        self,
+        method: str,
+        template: str,
+        handler: Handler,
+        *,
+        large_body: LargeBodyCheck | None = None,
+    ) -> None:
         if "{" in template:
             route = self._templates.get(template)
             if route is None:
@@ -76,6 +90,18 @@ class Router:
         if method in methods:
             raise ValueError(f"route {method} {template} is already registered")
         methods[method] = handler
+        if large_body is not None:
+            self._large[handler] = large_body
+
+    def admit_large_body(self, method: str, path: str) -> bool:
+        """Whether a request may send a body up to the response limit now: False when its
+        route takes only small ones; RequestRejectedError when its handler would refuse it."""
+        handler, params = self.resolve(method, path)
+        check = self._large.get(handler)
+        if check is None:
+            return False
+        check(params)
+        return True
 
     def resolve(self, method: str, path: str) -> tuple[Handler, Mapping[str, str]]:
         """The handler for a request and its path parameters (404 / 405 handlers on a miss)."""

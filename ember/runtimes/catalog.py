@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import glob
+import hashlib
 import os
 import re
 import subprocess
@@ -11,10 +12,21 @@ import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
-PYTHON_RUNTIMES = ("python3.10", "python3.11", "python3.12", "python3.13")
+# Every python3.x AWS still accepts (its recorded CreateFunction answers list 3.8 and 3.9
+# beside 3.10-3.14), each runnable where an interpreter for it is found.
+PYTHON_RUNTIMES = (
+    "python3.8", "python3.9", "python3.10", "python3.11", "python3.12", "python3.13",
+    "python3.14",
+)  # fmt: skip
 PROVIDED_RUNTIMES = ("provided.al2", "provided.al2023")
 BOOTSTRAP = Path(__file__).parent / "python" / "bootstrap.py"
 RUNTIME_DIR = BOOTSTRAP.parent  # Ember's Python runtime: what Lambda has at /var/runtime
+# Where `make` installs boto3 and botocore for functions (AWS's Python runtimes ship them):
+# one pure-Python copy shared by every python3.x, beside the server's own environment.
+DEFAULT_SDK_DIR = Path(sys.prefix) / "share" / "ember" / "python-sdk"
+SDK_PACKAGES = ("boto3", "botocore")
+# The variable that tells Ember's Python runtime where that copy is (it removes it).
+SDK_VARIABLE = "_EMBER_SDK_DIR"
 
 # Places interpreters live besides PATH: pyenv's real binaries (its shims on PATH are bash
 # scripts that cost ~100 ms per start) and the usual prefixes.
@@ -25,6 +37,7 @@ _SEARCH_GLOBS = (
     "/opt/python*/bin/python3.*",
 )
 _NAME = re.compile(r"python(3\.\d+)$")
+_MIN_PYTHON = re.compile(r">=\s*3\.(\d+)")
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -33,6 +46,8 @@ class RuntimeSpec:
 
     name: str  # the Lambda Runtime value, e.g. "python3.12"
     interpreter: str  # the Python that runs it (for `provided`: the `python3` on PATH)
+    # boto3 and botocore for this runtime's functions (python3.x only; None: not installed).
+    sdk_dir: str | None = None
 
     @property
     def is_python(self) -> bool:
@@ -74,6 +89,68 @@ def _is_real_binary(path: str) -> bool:
         return False
 
 
+def sdk_installed(folder: Path) -> bool:
+    """Does `folder` hold the SDK (boto3 and botocore importable from it)?"""
+    return all((folder / name / "__init__.py").is_file() for name in SDK_PACKAGES)
+
+
+def sdk_versions(folder: Path) -> dict[str, str]:
+    """The SDK's package versions, read from pip's metadata folders (no import)."""
+    found: dict[str, str] = {}
+    for name in SDK_PACKAGES:
+        for meta in sorted(folder.glob(f"{name}-*.dist-info")):
+            found[name] = meta.name.removesuffix(".dist-info").split("-", 1)[1]
+    return found
+
+
+def sdk_minimum(folder: Path) -> int:
+    """The lowest python3 minor version every SDK package supports (their Requires-Python):
+    urllib3 2.x, for one, needs 3.10, so older runtimes get no shared copy."""
+    minimum = 0
+    for metadata in folder.glob("*.dist-info/METADATA"):
+        with open(metadata, encoding="utf-8", errors="replace") as f:
+            for line in f:
+                if line.startswith("Requires-Python:"):
+                    for minor in _MIN_PYTHON.findall(line):
+                        minimum = max(minimum, int(minor))
+                    break
+                if not line.strip():
+                    break  # the end of the headers
+    return minimum
+
+
+def runtime_version_arn(region: str, runtime: str, version: str) -> str:
+    """A runtime version ARN in AWS's form (`arn:aws:lambda:<region>::runtime:<64 hex>`):
+    the SHA-256 of "<runtime>:<the interpreter's sys.version>", so it changes exactly when
+    the interpreter behind the runtime does (an upgrade, another build)."""
+    digest = hashlib.sha256(f"{runtime}:{version}".encode()).hexdigest()
+    return f"arn:aws:lambda:{region}::runtime:{digest}"
+
+
+def interpreter_versions(paths: Iterable[str]) -> dict[str, str]:
+    """Each interpreter's `sys.version` (blocking: starts them all at once, ~20 ms)."""
+    code = "import sys; sys.stdout.write(sys.version)"
+    started = {}
+    for path in set(paths):
+        try:
+            started[path] = subprocess.Popen(
+                [path, "-S", "-E", "-c", code], stdout=subprocess.PIPE, stderr=subprocess.DEVNULL
+            )
+        except OSError:
+            continue
+    found = {}
+    for path, process in started.items():
+        try:
+            out, _ = process.communicate(timeout=30)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.communicate()
+            continue
+        if process.returncode == 0:
+            found[path] = out.decode(errors="replace")
+    return found
+
+
 def discover_interpreters(extra: Iterable[tuple[str, str]] = ()) -> dict[str, str]:
     """Map "3.X" to the path of a real interpreter binary for each version found."""
     found: dict[str, str] = {}
@@ -98,42 +175,88 @@ def discover_interpreters(extra: Iterable[tuple[str, str]] = ()) -> dict[str, st
 class RuntimeCatalog:
     """The runtimes this server can run, fixed at start-up."""
 
-    def __init__(self, interpreters: Mapping[str, str]) -> None:
+    def __init__(self, interpreters: Mapping[str, str], sdk_dir: Path | None = None) -> None:
         self._interpreters = dict(interpreters)
+        # The shared boto3/botocore folder, when `make` installed it.
+        self.sdk_dir = sdk_dir if sdk_dir is not None and sdk_installed(sdk_dir) else None
+        self.sdk_wanted = sdk_dir  # where it was looked for (for the start-up line)
+        self._versions: dict[str, str] = {}  # interpreter path -> sys.version
         own = f"{sys.version_info.major}.{sys.version_info.minor}"
         # `python3` inside environments (and so under `provided` runtimes) is the
         # interpreter the server itself runs on, so packages vendored with the same
         # pip build for it.
         self.default_python = self._interpreters.get(own) or os.path.realpath(sys.executable)
         self._specs: dict[str, RuntimeSpec] = {}
+        sdk_from = sdk_minimum(self.sdk_dir) if self.sdk_dir is not None else 0
         for name in PYTHON_RUNTIMES:
-            path = self._interpreters.get(name.removeprefix("python"))
+            version = name.removeprefix("python")
+            path = self._interpreters.get(version)
             if path:
-                self._specs[name] = RuntimeSpec(name, path)
+                sdk = None
+                if self.sdk_dir is not None and int(version.split(".")[1]) >= sdk_from:
+                    sdk = str(self.sdk_dir)
+                self._specs[name] = RuntimeSpec(name, path, sdk)
         for name in PROVIDED_RUNTIMES:
             self._specs[name] = RuntimeSpec(name, self.default_python)
 
     @classmethod
-    def discover(cls, extra: Iterable[tuple[str, str]] = ()) -> RuntimeCatalog:
-        return cls(discover_interpreters(extra))
+    def discover(
+        cls, extra: Iterable[tuple[str, str]] = (), sdk_dir: Path | None = DEFAULT_SDK_DIR
+    ) -> RuntimeCatalog:
+        return cls(discover_interpreters(extra), sdk_dir)
 
     def get(self, runtime: str) -> RuntimeSpec | None:
         return self._specs.get(runtime)
 
     def names(self) -> list[str]:
-        return sorted(self._specs)
+        """The runtimes, in version order (python3.8 before python3.10)."""
+        return sorted(
+            self._specs, key=lambda n: [int(p) if p.isdigit() else p for p in re.split(r"(\d+)", n)]
+        )
 
     def interpreters(self) -> dict[str, str]:
         return dict(self._interpreters)
 
+    def sdk_summary(self) -> str:
+        """One line on boto3/botocore for functions: which versions, or how to install."""
+        if self.sdk_dir is None:
+            return (
+                f"boto3 for functions: not installed (expected in {self.sdk_wanted}; `make "
+                "install` puts it there) - functions must vendor boto3/botocore"
+            )
+        versions = sdk_versions(self.sdk_dir)
+        listed = ", ".join(f"{n} {v}" for n, v in versions.items()) or "boto3, botocore"
+        served = [s.name for s in self._specs.values() if s.sdk_dir is not None]
+        return f"boto3 for functions: {listed} for {', '.join(served) or 'no runtime'}"
+
+    def read_versions(self) -> None:
+        """Learn every interpreter's version (blocking; once, at start-up)."""
+        paths = [s.interpreter for s in self._specs.values()]
+        missing = [p for p in paths if p not in self._versions]
+        self._versions.update(interpreter_versions(missing))
+
+    def version_arn(self, runtime: str, region: str) -> str:
+        """The runtime version ARN of what runs `runtime` here (see runtime_version_arn);
+        for a runtime this host cannot run, one derived from its name alone."""
+        spec = self._specs.get(runtime)
+        if spec is None:
+            return runtime_version_arn(region, runtime, "")
+        if spec.interpreter not in self._versions:
+            self._versions.update(interpreter_versions([spec.interpreter]))
+        return runtime_version_arn(region, runtime, self._versions.get(spec.interpreter, ""))
+
     def precompile(self) -> None:
-        """Write the runtime's bytecode for every interpreter (blocking, once at start-up):
-        inside a sandbox its folder is read-only, and cached modules start ~5 ms faster."""
+        """Write the runtime's and the SDK's bytecode for every interpreter and learn their
+        versions (blocking, once at start-up): inside a sandbox both folders are read-only,
+        and cached modules start faster (~5 ms for the runtime, ~1 s for boto3)."""
+        self.read_versions()
         for spec in self._specs.values():
             if not spec.is_python:
                 continue
             interpreter = spec.interpreter
             tag = f"cpython-{spec.name.removeprefix('python').replace('.', '')}"
+            if spec.sdk_dir is not None:
+                self._compile_sdk(interpreter, tag)
             cache = RUNTIME_DIR / "__pycache__"
             if all(_is_fresh(m, cache / f"{m.stem}.{tag}.pyc") for m in RUNTIME_DIR.glob("*.py")):
                 continue
@@ -143,6 +266,20 @@ class RuntimeCatalog:
                 check=False,
                 timeout=60,
             )
+
+    def _compile_sdk(self, interpreter: str, tag: str) -> None:
+        """The SDK's bytecode for one interpreter, once (its marker: botocore's own .pyc)."""
+        if self.sdk_dir is None:
+            return
+        marker = self.sdk_dir / "botocore" / "__pycache__" / f"__init__.{tag}.pyc"
+        if marker.exists() or not os.access(self.sdk_dir, os.W_OK):
+            return
+        subprocess.run(
+            [interpreter, "-m", "compileall", "-q", "-j", "0", str(self.sdk_dir)],
+            capture_output=True,
+            check=False,
+            timeout=600,
+        )
 
     def python_bin_dir(self, root: Path) -> Path:
         """A folder holding `python3` and `python3.X` links, put first on PATH inside

@@ -1,9 +1,16 @@
 """Starting, limiting, freezing, thawing and killing one execution environment's processes.
 
 Owns: the OS side of an environment — bubblewrap namespaces and mounts (`bwrap`), cgroup
-limits, the freezer and the memory peak (`cgroups`), the shell steps that start processes in
+limits, the freezer and the memory peak (`cgroups`; all environments' pids together:
+`host_pids`), the server's descriptors and what environments may hold of them
+(`descriptors`), the shell steps that start processes in
 order (`launcher`), the process tree and its output pipe (`process`), merging layer folders
-(`overlay`), and what the host allows (`capabilities`: probed once, shown by `ember doctor`).
+(`overlay`), each environment's network namespace and its relays to the host's loopback
+(`network`, `network_relay`), its way out through the host's NAT (`outbound`, spoken to
+the kernel in `netlink`), each environment's /tmp filesystem on disk (`scratch`) within
+what the data dir's disk can promise (`scratch_budget`), the
+seccomp filter (`seccomp`), and what the host allows (`capabilities`: probed once, shown
+by `ember doctor`).
 Knows nothing of functions or invocations: it is told an argv, an environment, folders and
 limits (`spec`; `command` assembles the command line). Must never import any other `ember`
 package but `errors`, `config` and `blocking`.

@@ -1,9 +1,11 @@
 """The bubblewrap command line of one environment: namespaces, the filesystem it sees, its user.
 
-Inside: new mount, PID, IPC and UTS namespaces (the network is the host's); the host's
-system folders (`/usr` and its merged-/usr links) and a short list of `/etc` entries
-read-only; the caller's folders bound read-only where it asks (`/var/task`, `/opt`, ...);
-a private size-limited tmpfs on `/tmp`; fresh `/proc` and `/dev`. Nothing else of the
+Inside: new mount, PID, IPC and UTS namespaces (the network namespace is Ember's, made
+per environment by `network`, or the host's); the host's system folders (`/usr` and its
+merged-/usr links) and a short list of `/etc` entries read-only; the caller's folders
+bound read-only where it asks (`/var/task`, `/opt`, ...);
+a private /tmp (the environment's own disk filesystem from `scratch`, else a size-limited
+tmpfs); fresh `/proc` and `/dev`. Nothing else of the
 host: not `/root`, `/home`, Ember's data directory or another environment's folders.
 
 Started by root, the program runs as Lambda's sandbox user (uid 993, `sbx_user1051`)
@@ -14,7 +16,7 @@ bubblewrap maps that uid in a user namespace over the caller's own.
 from __future__ import annotations
 
 import os
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 
 SANDBOX_UID = 993  # Lambda's sbx_user1051
@@ -61,7 +63,7 @@ def drop_privileges(setpriv: str) -> list[str]:
     ]  # fmt: skip
 
 
-def _system_args(root: str = "/") -> list[str]:
+def _system_args(root: str = "/", *, own_hosts: bool = False) -> list[str]:
     # bubblewrap makes missing parents 0700: make the shared ones readable first.
     args = ["--perms", "0755", "--dir", "/etc", "--perms", "0755", "--dir", "/var"]
     for name in SYSTEM_DIRS:
@@ -71,6 +73,8 @@ def _system_args(root: str = "/") -> list[str]:
         elif os.path.isdir(path):
             args += ["--ro-bind", path, f"/{name}"]
     for name in ETC_ENTRIES:
+        if own_hosts and name == "hosts":
+            continue
         path = os.path.join(root, "etc", name)
         if os.path.lexists(path):
             args += ["--ro-bind-try", path, f"/etc/{name}"]
@@ -83,24 +87,39 @@ def command(
     binds: Sequence[tuple[str, str]],
     identity: tuple[Path, Path] | None,
     tmp_bytes: int,
+    tmp_dir: str | None = None,  # a host folder to bind at /tmp; None: a tmpfs of tmp_bytes
     cwd: str,
     info_fd: int,
     unprivileged: bool,
+    env_fd: int = -1,
+    seccomp_fd: int = -1,  # the filter for `--seccomp` (seccomp.pipe()); -1: none
+    hosts: Path | None = None,
 ) -> list[str]:
     """bwrap's argv up to (not including) the program: namespaces, mounts, `info_fd`
-    (where bwrap writes the sandbox's pid 1 as JSON)."""
+    (where bwrap writes the sandbox's pid 1 as JSON). The program's environment is only
+    what `env_fd` holds (`environment_args`, read by bubblewrap: never on a command line);
+    `hosts` replaces the host's /etc/hosts."""
     args = [
         bwrap, "--unshare-pid", "--unshare-ipc", "--unshare-uts", "--hostname", HOSTNAME,
-        "--die-with-parent", "--new-session", "--info-fd", str(info_fd),
+        "--die-with-parent", "--new-session", "--info-fd", str(info_fd), "--clearenv",
     ]  # fmt: skip
+    if env_fd >= 0:
+        args += ["--args", str(env_fd)]
+    if seccomp_fd >= 0:
+        args += ["--seccomp", str(seccomp_fd)]
     if unprivileged:
         args += ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID)]
-    args += _system_args()
+    args += _system_args(own_hosts=hosts is not None)
+    if hosts is not None:
+        args += ["--ro-bind", str(hosts), "/etc/hosts"]
     if identity is not None:
         args += ["--ro-bind", str(identity[0]), "/etc/passwd"]
         args += ["--ro-bind", str(identity[1]), "/etc/group"]
     args += ["--proc", "/proc", "--dev", "/dev"]
-    args += ["--perms", "1777", "--size", str(tmp_bytes), "--tmpfs", "/tmp"]
+    if tmp_dir is not None:
+        args += ["--bind", tmp_dir, "/tmp"]
+    else:
+        args += ["--perms", "1777", "--size", str(tmp_bytes), "--tmpfs", "/tmp"]
     targets = {target for _, target in binds}
     for source, target in binds:
         args += ["--ro-bind", source, target]
@@ -108,3 +127,11 @@ def command(
         args += ["--perms", "0755", "--dir", "/opt"]
     args += ["--chdir", cwd, "--"]
     return args
+
+
+def environment_args(env: Mapping[str, str]) -> bytes:
+    """`--setenv NAME VALUE` for each variable, NUL-separated, as `--args FD` reads them."""
+    parts: list[str] = []
+    for name, value in env.items():
+        parts += ["--setenv", name, value]
+    return b"".join(os.fsencode(part) + b"\0" for part in parts)

@@ -1,7 +1,9 @@
 """Control groups for environments: memory, CPU and pids limits, the freezer, the memory peak.
 
 Each environment gets one group per controller under `<mount>/ember/<server>/<env>` (v1) or
-one group under `<cgroup2 mount>/ember/<server>/<env>` (v2). Creating and removing groups is
+one group under `<cgroup2 mount>/ember/<server>/<env>` (v2). `<server>` has a pids.max of its
+own, for all environments together (host_pids: they cannot leave the host unable to fork).
+Creating and removing groups is
 blocking file work (run it off the loop); freeze, thaw and reading the peak keep their file
 open and are one short syscall each, cheap enough for the invoke path.
 
@@ -12,12 +14,15 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
+import logging
 import os
 import signal
 import time
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Protocol
+
+from ember.sandbox import host_pids
 
 # The controllers an environment needs; the freezer is a controller only on v1.
 V1_CONTROLLERS = ("memory", "cpu", "pids", "freezer")
@@ -26,6 +31,8 @@ V2_CONTROLLERS = ("memory", "cpu", "pids")
 # burst then a long stall (at 128 MB the quota is ~1.4 ms every 20 ms).
 CPU_PERIOD_US = 20_000
 _MIN_QUOTA_US = 1_000  # the kernel refuses quotas under 1 ms
+
+log = logging.getLogger("ember.sandbox")
 
 
 class CgroupError(Exception):
@@ -91,8 +98,10 @@ class Tree(Protocol):
 
     version: int
     controllers: tuple[str, ...]
+    pids_total: int  # pids.max of the group above every environment's
 
     def location(self) -> str: ...
+    def read_pids_total(self) -> int: ...
     def create(self, name: str, limits: Limits) -> Group: ...
     def close(self) -> None: ...
 
@@ -106,6 +115,47 @@ def _read_pids(path: Path) -> list[int]:
         return [int(line) for line in path.read_text().split()]
     except (OSError, ValueError):
         return []
+
+
+_warned: set[str] = set()
+
+
+def _warn_once(what: str, detail: object) -> None:
+    """A counter Ember relies on cannot be read: say so once per server, not per call."""
+    if what not in _warned:
+        _warned.add(what)
+        log.warning("cannot read %s (%s); using a fallback from now on", what, detail)
+
+
+def _read_key(path: Path, key: str) -> int:
+    """`key`'s value in a flat-keyed cgroup file (memory.events, memory.oom_control)."""
+    for line in path.read_text().splitlines():
+        name, _, value = line.partition(" ")
+        if name == key:
+            return int(value)
+    raise ValueError(f"no {key} in {path.name}")
+
+
+def _member_pids(name: str, sources: Iterable[Path]) -> list[int]:
+    """The pids in a group: from the first `cgroup.procs` that reads, else (a read failed)
+    every process whose /proc/PID/cgroup names the group."""
+    problem: Exception | None = None
+    for procs in sources:
+        try:
+            return [int(line) for line in procs.read_text().split()]
+        except FileNotFoundError:
+            return []  # the group is gone, and with it every process it held
+        except (OSError, ValueError) as exc:
+            problem = exc
+    _warn_once("cgroup.procs", problem)
+    found = []
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        with contextlib.suppress(OSError), open(f"/proc/{entry.name}/cgroup") as membership:
+            if f"/{name}\n" in membership.read():
+                found.append(int(entry.name))
+    return found
 
 
 class V1Group:
@@ -136,21 +186,32 @@ class V1Group:
         os.pwrite(self._freezer, b"THAWED", 0)
 
     def peak_bytes(self) -> int:
-        return _read_int(self._peak)
+        memory = self._dirs["memory"]
+        try:
+            return _read_int(self._peak)
+        except (OSError, ValueError, IndexError) as exc:
+            _warn_once("memory.max_usage_in_bytes", exc)
+        try:
+            return int((memory / "memory.usage_in_bytes").read_text())
+        except (OSError, ValueError) as exc:
+            raise CgroupError(f"cannot read the memory use of {self.name}: {exc}") from exc
 
     def oom_kills(self) -> int:
+        """OOM kills in the group. Kernels before 4.13 have no such counter (and a read
+        may fail): then the number of times the group hit its limit stands in for it."""
+        memory = self._dirs["memory"]
         try:
-            text = (self._dirs["memory"] / "memory.oom_control").read_text()
-        except OSError:
-            return 0
-        for line in text.splitlines():
-            key, _, value = line.partition(" ")
-            if key == "oom_kill":
-                return int(value)
-        return 0
+            return _read_key(memory / "memory.oom_control", "oom_kill")
+        except (OSError, ValueError) as exc:
+            _warn_once("memory.oom_control", exc)
+        try:
+            return int((memory / "memory.failcnt").read_text())
+        except (OSError, ValueError) as exc:
+            raise CgroupError(f"cannot tell whether {self.name} ran out of memory") from exc
 
     def pids(self) -> list[int]:
-        return _read_pids(self._dirs["pids"] / "cgroup.procs")
+        order = ("pids", "freezer", "memory", "cpu")
+        return _member_pids(self.name, (self._dirs[c] / "cgroup.procs" for c in order))
 
     def remove(self) -> None:
         for fd in (self._freezer, self._peak):
@@ -167,8 +228,9 @@ class V1Tree:
     version = 1
     controllers: tuple[str, ...] = V1_CONTROLLERS
 
-    def __init__(self, mounts: Mapping[str, Path], server: str) -> None:
+    def __init__(self, mounts: Mapping[str, Path], server: str, pids_total: int) -> None:
         self._bases = {c: mounts[c] / "ember" / server for c in V1_CONTROLLERS}
+        self.pids_total = pids_total
         # The freezer first: a frozen task dies of SIGKILL only once thawed.
         for controller in ("freezer", "memory", "cpu", "pids"):
             sweep(self._bases[controller].parent)
@@ -181,9 +243,14 @@ class V1Tree:
                 # Needed on old kernels for limits to cover a group's children.
                 with contextlib.suppress(CgroupError):
                     _write(base / "memory.use_hierarchy", "1")
+        # Hierarchical: no environment may fork once all of them together have this many.
+        _write(self._bases["pids"] / "pids.max", str(pids_total))
 
     def location(self) -> str:
         return str(self._bases["memory"].parent.parent.parent)
+
+    def read_pids_total(self) -> int:
+        return _read_total(self._bases["pids"] / "pids.max")
 
     def create(self, name: str, limits: Limits) -> Group:
         dirs = {c: base / name for c, base in self._bases.items()}
@@ -238,26 +305,29 @@ class V2Group:
         os.pwrite(self._freezer, b"0", 0)
 
     def peak_bytes(self) -> int:
-        if self._peak < 0:
+        if self._peak >= 0:
             try:
-                return int((self._dir / "memory.current").read_text())
-            except (OSError, ValueError):
-                return 0
-        return _read_int(self._peak)
+                return _read_int(self._peak)
+            except (OSError, ValueError, IndexError) as exc:
+                _warn_once("memory.peak", exc)
+        try:
+            return int((self._dir / "memory.current").read_text())
+        except (OSError, ValueError) as exc:
+            raise CgroupError(f"cannot read the memory use of {self.name}: {exc}") from exc
 
     def oom_kills(self) -> int:
+        """OOM kills in the group; if that cannot be read, the times it hit its limit."""
         try:
-            text = (self._dir / "memory.events").read_text()
-        except OSError:
-            return 0
-        for line in text.splitlines():
-            key, _, value = line.partition(" ")
-            if key == "oom_kill":
-                return int(value)
-        return 0
+            return _read_key(self._dir / "memory.events", "oom_kill")
+        except (OSError, ValueError) as exc:
+            _warn_once("memory.events", exc)
+        try:
+            return _read_key(self._dir / "memory.events.local", "max")
+        except (OSError, ValueError) as exc:
+            raise CgroupError(f"cannot tell whether {self.name} ran out of memory") from exc
 
     def pids(self) -> list[int]:
-        return _read_pids(self._dir / "cgroup.procs")
+        return _member_pids(self.name, [self._dir / "cgroup.procs"])
 
     def remove(self) -> None:
         for fd in (self._freezer, self._peak):
@@ -273,9 +343,10 @@ class V2Tree:
     version = 2
     controllers: tuple[str, ...] = (*V2_CONTROLLERS, "freezer")
 
-    def __init__(self, mount: Path, server: str) -> None:
+    def __init__(self, mount: Path, server: str, pids_total: int) -> None:
         self._mount = mount
         self._base = mount / "ember" / server
+        self.pids_total = pids_total
         enable = " ".join(f"+{c}" for c in V2_CONTROLLERS)
         sweep(self._base.parent)
         try:
@@ -284,9 +355,14 @@ class V2Tree:
             raise CgroupError(f"cannot create {self._base}: {exc.strerror}") from exc
         for parent in (mount, mount / "ember", self._base):
             _write(parent / "cgroup.subtree_control", enable)
+        # Hierarchical: no environment may fork once all of them together have this many.
+        _write(self._base / "pids.max", str(pids_total))
 
     def location(self) -> str:
         return str(self._mount)
+
+    def read_pids_total(self) -> int:
+        return _read_total(self._base / "pids.max")
 
     def create(self, name: str, limits: Limits) -> Group:
         directory = self._base / name
@@ -327,9 +403,23 @@ def _mounts(mountinfo: Iterable[str]) -> tuple[dict[str, Path], Path | None]:
     return v1, v2
 
 
-def open_tree(server: str, mountinfo_path: str = "/proc/self/mountinfo") -> Tree:
+def _read_total(path: Path) -> int:
+    """A pids.max as a number ("max": unlimited, -1)."""
+    try:
+        text = path.read_text().strip()
+    except OSError as exc:
+        raise CgroupError(f"cannot read {path}: {exc.strerror}") from exc
+    return -1 if text == "max" else int(text)
+
+
+def open_tree(
+    server: str, mountinfo_path: str = "/proc/self/mountinfo", *, pids_total: int | None = None
+) -> Tree:
     """The hierarchy with every controller an environment needs, writable by this process:
-    v1 where the v1 mounts carry them (hybrid hosts), else v2. CgroupError if neither."""
+    v1 where the v1 mounts carry them (hybrid hosts), else v2. CgroupError if neither.
+    `pids_total`: processes and threads of all environments together (default: the host's
+    share, host_pids)."""
+    total = pids_total if pids_total is not None else host_pids.host_share()
     try:
         with open(mountinfo_path) as mountinfo:
             v1, v2 = _mounts(mountinfo)
@@ -338,7 +428,7 @@ def open_tree(server: str, mountinfo_path: str = "/proc/self/mountinfo") -> Tree
     problems = []
     if all(c in v1 for c in V1_CONTROLLERS):
         try:
-            return V1Tree(v1, server)
+            return V1Tree(v1, server, total)
         except CgroupError as exc:
             problems.append(f"v1: {exc}")
     elif v1:
@@ -355,7 +445,7 @@ def open_tree(server: str, mountinfo_path: str = "/proc/self/mountinfo") -> Tree
             problems.append(f"v2: controllers {', '.join(missing_v2)} not enabled at {v2}")
         else:
             try:
-                return V2Tree(v2, server)
+                return V2Tree(v2, server, total)
             except CgroupError as exc:
                 problems.append(f"v2: {exc}")
     raise CgroupError("; ".join(problems) or "no cgroup filesystem is mounted")

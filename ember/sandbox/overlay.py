@@ -13,6 +13,7 @@ import hashlib
 import os
 import shutil
 import tempfile
+import uuid
 from collections.abc import Sequence
 from pathlib import Path
 
@@ -57,8 +58,7 @@ def merged(layers: Sequence[str], root: Path) -> Path:
     Blocking: call off the loop. The folder's name is a hash of the list, so a changed
     list (or a layer's new content, which lives in a new folder) gets a new merge.
     """
-    key = hashlib.sha256("\0".join(layers).encode()).hexdigest()[:32]
-    target = root / key
+    target = location(layers, root)
     if target.is_dir():
         return target
     root.mkdir(parents=True, exist_ok=True)
@@ -76,3 +76,26 @@ def merged(layers: Sequence[str], root: Path) -> Path:
         if os.path.isdir(tmp):
             shutil.rmtree(tmp, ignore_errors=True)
     return target
+
+
+def location(layers: Sequence[str], root: Path) -> Path:
+    """Where the merge of `layers` is (or will be) kept: named by a hash of the list."""
+    return root / hashlib.sha256("\0".join(layers).encode()).hexdigest()[:32]
+
+
+def discard(layers: Sequence[str], root: Path) -> Path | None:
+    """Take the merge of `layers` out of use at once (one rename: a merge asked for after
+    this is made afresh); the folder to remove, off the loop, with `remove`."""
+    target = location(layers, root)
+    trash = root / f".trash-{uuid.uuid4().hex}"
+    try:
+        os.rename(target, trash)
+    except FileNotFoundError:
+        return None
+    return trash
+
+
+def remove(folder: Path) -> None:
+    """Delete a discarded merge, or every merge under `root` (at start, before any use).
+    Blocking: call off the loop."""
+    shutil.rmtree(folder, ignore_errors=True)

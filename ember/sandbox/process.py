@@ -11,23 +11,43 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import fcntl
 import json
 import logging
 import os
 import signal
 import subprocess
+import sys
+import termios
 import uuid
 from collections.abc import Callable
 
 from ember.blocking import run_blocking
+from ember.sandbox import network
 from ember.sandbox.capabilities import Capabilities, Isolation
 from ember.sandbox.cgroups import CgroupError, Group, Limits
 from ember.sandbox.command import build, close_fds
+from ember.sandbox.scratch import Scratch, ScratchError
 from ember.sandbox.spec import LaunchError, SandboxSpec
 
 log = logging.getLogger("ember.sandbox")
 
+_warned: set[str] = set()
+
+
+def _warn_once(what: str, message: str, *args: object) -> None:
+    """Log a fallback the first time it is taken (a broken counter would repeat per call)."""
+    if what not in _warned:
+        _warned.add(what)
+        log.warning(message, *args)
+
+
 _INFO_LIMIT = 5.0  # seconds bubblewrap may take to report its pid 1 (it takes ~2 ms)
+# Output read per wake-up of the loop (a quarter of a pipe's default capacity; ~0.4 ms to
+# cut into lines at worst): a function writing without pause gets this much per turn of
+# the loop and otherwise waits on its full pipe, so other work waits at most one turn.
+_READ_BUDGET = 16384
 
 
 class ProcessSandbox:
@@ -58,6 +78,8 @@ class ProcessSandbox:
         self._init_pidfd = -1  # the sandbox's pid 1 (bubblewrap's reaper)
         self._pgid = proc.pid  # the program's process group
         self.frozen = False
+        self._peak_mb = 1  # the last peak memory read, in MB
+        self._scratch: Scratch | None = None  # its /tmp filesystem, wiped at close()
         if report_fd >= 0:
             self._loop.add_reader(report_fd, self._on_report)
 
@@ -66,19 +88,31 @@ class ProcessSandbox:
     @classmethod
     async def launch(cls, spec: SandboxSpec, caps: Capabilities) -> ProcessSandbox:
         """Make the cgroup (off the loop), start the process, learn the sandbox's pid 1."""
+        scratch = None
+        if caps.scratch is not None and caps.bwrap is not None:
+            try:
+                scratch = await caps.scratch.take(spec.tmp_mb)
+            except ScratchError as exc:
+                raise LaunchError(f"cannot make the environment's /tmp: {exc}") from exc
+            spec = dataclasses.replace(spec, tmp_dir=str(scratch.path))
         group = None
         if caps.tree is not None:
             limits = Limits(memory_bytes=spec.memory_mb << 20, pids_max=spec.pids_max)
             try:
                 group = await run_blocking(caps.tree.create, uuid.uuid4().hex, limits)
             except CgroupError as exc:
+                if caps.scratch is not None:
+                    await caps.scratch.release(scratch)
                 raise LaunchError(f"cannot create the environment's cgroup: {exc}") from exc
         try:
             sandbox, info_fd = cls._start(spec, caps, group)
         except BaseException:
             if group is not None:
                 await run_blocking(group.remove)
+            if caps.scratch is not None:
+                await caps.scratch.release(scratch)
             raise
+        sandbox._scratch = scratch
         if info_fd >= 0:
             try:
                 await sandbox._read_info(info_fd)
@@ -97,9 +131,18 @@ class ProcessSandbox:
             read_fd, write_fd = os.pipe2(os.O_CLOEXEC)
             command.child_ends.append(write_fd)
             try:
-                proc = cls._popen(
-                    command.argv, spec, command.cwd, write_fd, pass_fds=command.child_ends[:-1]
-                )
+                try:
+                    with network.entered(spec.netns):  # the fork starts in the namespace
+                        proc = cls._popen(
+                            command.argv,
+                            spec,
+                            command.env,
+                            command.cwd,
+                            write_fd,
+                            pass_fds=command.child_ends[:-1],
+                        )
+                except network.NetworkError as exc:
+                    raise LaunchError(f"cannot enter the network namespace: {exc}") from exc
             except BaseException:
                 os.close(read_fd)
                 raise
@@ -113,12 +156,17 @@ class ProcessSandbox:
 
     @staticmethod
     def _popen(
-        argv: list[str], spec: SandboxSpec, cwd: str, output: int, pass_fds: list[int]
+        argv: list[str],
+        spec: SandboxSpec,
+        env: dict[str, str],
+        cwd: str,
+        output: int,
+        pass_fds: list[int],
     ) -> subprocess.Popen[bytes]:
         try:
             return subprocess.Popen(
                 argv,
-                env=dict(spec.env),
+                env=env,  # the launcher's (command.build): not always the function's
                 cwd=cwd,
                 stdin=subprocess.DEVNULL,
                 stdout=output,
@@ -216,21 +264,33 @@ class ProcessSandbox:
         """Deliver output chunks to `callback` as they arrive."""
         self._on_output = callback
         if self._output_fd >= 0:
-            self._loop.add_reader(self._output_fd, self.drain_output)
+            self._loop.add_reader(self._output_fd, self._read_output, _READ_BUDGET)
 
     def _read_all_output(self) -> bytes:
-        chunks = []
+        """What a sandbox that failed to start said (its first 16 KB)."""
         with contextlib.suppress(OSError):
-            while chunk := os.read(self._output_fd, 65536):
-                chunks.append(chunk)
-        return b"".join(chunks)
+            return os.read(self._output_fd, _READ_BUDGET)
+        return b""
 
     def drain_output(self) -> None:
-        """Read everything the processes have written so far (also called synchronously,
-        when a response arrives, so its log lines are never behind it)."""
-        while self._output_fd >= 0:
+        """Read what the processes have written until now: called synchronously when a
+        response arrives, so its log lines are never behind it. Bounded by what the pipe
+        holds at this moment (at most its capacity), not by what they keep writing."""
+        if self._output_fd >= 0:
+            self._read_output(self._queued_output())
+
+    def _queued_output(self) -> int:
+        try:
+            raw = fcntl.ioctl(self._output_fd, termios.FIONREAD, b"\0\0\0\0")
+        except OSError:
+            return _READ_BUDGET
+        return max(1, int.from_bytes(raw, sys.byteorder))  # 1: still notice end-of-file
+
+    def _read_output(self, budget: int) -> None:
+        """Read up to `budget` bytes and hand them on; the rest waits for the next turn."""
+        while self._output_fd >= 0 and budget > 0:
             try:
-                chunk = os.read(self._output_fd, 65536)
+                chunk = os.read(self._output_fd, min(budget, _READ_BUDGET))
             except BlockingIOError:
                 return
             except OSError:
@@ -240,6 +300,7 @@ class ProcessSandbox:
                 os.close(self._output_fd)
                 self._output_fd = -1
                 return
+            budget -= len(chunk)
             if self._on_output is not None:
                 self._on_output(chunk)
 
@@ -264,10 +325,18 @@ class ProcessSandbox:
         """Peak memory of the environment (the cgroup's), in MB, as REPORT shows it."""
         if self._group is not None:
             try:
-                return max(1, round(self._group.peak_bytes() / (1 << 20)))
-            except (OSError, ValueError):
-                return 0
-        return self._rss_peak_mb()
+                self._peak_mb = max(1, round(self._group.peak_bytes() / (1 << 20)))
+                return self._peak_mb
+            except CgroupError as exc:
+                _warn_once(
+                    "peak",
+                    "cannot read an environment's peak memory (%s): reporting its "
+                    "processes' own peaks instead",
+                    exc,
+                )
+        # Never 0 MB: the processes' peak, else the last figure measured.
+        self._peak_mb = max(self._rss_peak_mb(), self._peak_mb)
+        return self._peak_mb
 
     def _rss_peak_mb(self) -> int:
         pid = self._proc.pid
@@ -290,7 +359,18 @@ class ProcessSandbox:
 
     def out_of_memory(self) -> bool:
         """Whether the kernel's OOM killer struck inside this environment."""
-        return self._group is not None and self._group.oom_kills() > 0
+        if self._group is None:
+            return False
+        try:
+            return self._group.oom_kills() > 0
+        except CgroupError as exc:
+            _warn_once(
+                "oom",
+                "cannot read an environment's OOM counter (%s): taking a SIGKILL of its "
+                "program for the OOM killer's",
+                exc,
+            )
+            return self.returncode == -signal.SIGKILL
 
     # -- controlling ----------------------------------------------------------------
 
@@ -311,6 +391,8 @@ class ProcessSandbox:
         else:
             self._signal_group(signal.SIGSTOP)
         self.frozen = True
+        if self._scratch is not None and self._caps.scratch is not None:
+            self._caps.scratch.detach(self._scratch)  # its program ran: /tmp is bound inside
 
     def thaw(self) -> None:
         if not self.frozen:
@@ -359,7 +441,8 @@ class ProcessSandbox:
         return code
 
     async def close(self) -> None:
-        """Release fds and remove the cgroup (after kill(): waits for the last task)."""
+        """Release fds, remove the cgroup (after kill(): waits for the last task) and hand
+        the /tmp filesystem back to be wiped."""
         self._abandon_hold()
         if self._report_fd >= 0:
             self._loop.remove_reader(self._report_fd)
@@ -372,3 +455,6 @@ class ProcessSandbox:
             except CgroupError as exc:
                 # Left for the next server's sweep; the environment itself is gone.
                 log.warning("environment cgroup not removed: %s", exc)
+        if self._scratch is not None and self._caps.scratch is not None:
+            scratch, self._scratch = self._scratch, None
+            await self._caps.scratch.release(scratch)

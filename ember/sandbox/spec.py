@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 import signal
 from collections.abc import Mapping, Sequence
+from pathlib import Path
 
 PIDS_MAX = 1024  # Lambda: 1,024 processes or threads per environment
 
@@ -20,9 +21,12 @@ class SandboxSpec:
     cwd: str
     memory_mb: int
     tmp_mb: int = 512
+    tmp_dir: str | None = None  # a host folder to bind at /tmp (None: a tmpfs of tmp_mb)
     binds: Sequence[tuple[str, str]] = ()  # (host folder, sandbox path), read-only
     companions: Sequence[str] = ()  # started first; argv waits for release()
     pids_max: int = PIDS_MAX
+    netns: int = -1  # an fd of the network namespace to start in (-1: Ember's own)
+    hosts: Path | None = None  # the sandbox's /etc/hosts (None: the host's)
 
 
 def describe_exit(returncode: int) -> str:

@@ -6,7 +6,8 @@ down idle ones. Must never import `api`, `control` or `invoke`; it is handed the
 function's configuration.
 """
 
+from ember.scheduler.concurrency import Reservations
 from ember.scheduler.pool import Scheduler
 from ember.scheduler.results import InvocationResult, InvokeRequest
 
-__all__ = ["InvocationResult", "InvokeRequest", "Scheduler"]
+__all__ = ["InvocationResult", "InvokeRequest", "Reservations", "Scheduler"]

@@ -4,35 +4,39 @@ endpoint, through Init, any number of Invokes, and Shutdown.
 Between invocations the environment is frozen. The freeze happens in the background once
 the invocation is complete (the runtime and every extension that got INVOKE are back in
 next), not on the response's path; the next invoke() waits for that task and thaws.
+
+Beside it: what its launch takes from the host (launch.py), its external extensions
+(companions.py), Init's steps (initphase.py), its log (envlog.py).
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import dataclasses
 import datetime
-import math
 import uuid
 from pathlib import Path
 from typing import Any
 
-from ember.blocking import run_blocking
-from ember.clock import Clock, iso_millis
+from ember.clock import Clock
 from ember.config import Settings
+from ember.protocols import SessionIssuer
 from ember.runtime_api import EndpointError, Invocation, RuntimeEndpoint
 from ember.runtimes import RuntimeSpec
 from ember.sandbox import Capabilities, LaunchError, ProcessSandbox, describe_exit
-from ember.sandbox.overlay import merged
-from ember.scheduler import failures, layout
+from ember.sandbox.descriptors import Allowance
+from ember.sandbox.network import HostAccess
+from ember.scheduler import failures
+from ember.scheduler.companions import Companions
 from ember.scheduler.envlog import EnvironmentLog
 from ember.scheduler.initphase import InitPhase
+from ember.scheduler.launch import Launch
 from ember.scheduler.results import InvocationResult, InvokeRequest
 from ember.scheduler.spec import EnvironmentSpec
 from ember.scheduler.states import EnvState, check_transition
-from ember.telemetry import LogStore
+from ember.scheduler.tasks import cancel_and_wait, first_done
+from ember.telemetry import LogStore, reports
 
-EXTENSION_SHUTDOWN = 2.0  # Lambda: 2,000 ms for extensions to handle SHUTDOWN
 SETTLE_FLOOR = 1.0  # seconds granted to reach next after a response, at the least
 
 
@@ -54,14 +58,16 @@ class Environment:
         bin_dir: Path,
         *,
         capabilities: Capabilities,
+        host_access: HostAccess | None = None,
+        credentials: SessionIssuer | None = None,
+        opt_root: Path,
+        allowance: Allowance | None = None,
     ) -> None:
         self.id = uuid.uuid4().hex
         self.spec = spec
-        self._runtime = runtime
         self._settings = settings
         self._logs = logs
         self._clock = clock
-        self._bin_dir = bin_dir
         self._caps = capabilities
         self.state = EnvState.STARTING
         self.last_used = clock.monotonic()
@@ -71,7 +77,20 @@ class Environment:
                 "functionName": spec.function_name,
                 "functionVersion": spec.version,
                 "handler": spec.handler,
-            }
+            },
+            lender=allowance,  # server descriptors for its extra connections
+        )
+        # Network namespace, relays, layers and credentials: taken at start, released at shutdown.
+        self._launch = Launch(
+            self._endpoint,
+            runtime,
+            settings,
+            bin_dir,
+            capabilities=capabilities,
+            host_access=host_access or HostAccess(),
+            credentials=credentials,
+            opt_root=opt_root,
+            allowance=allowance,
         )
         self._sandbox: ProcessSandbox | None = None
         self._output = EnvironmentLog()
@@ -80,9 +99,7 @@ class Environment:
         self._settling: asyncio.Task[None] | None = None
         self._wanted = False  # an invoke waits on _settling: do not freeze
         self._broken: str | None = None  # why this environment must not be reused
-        self._companions: set[str] = set()  # external extensions still running
-        self._companions_gone = asyncio.Event()
-        self._crash: asyncio.Future[tuple[str, int]] = asyncio.get_running_loop().create_future()
+        self._companions = Companions(self._endpoint, clock)  # its external extensions
 
     # -- state ------------------------------------------------------------------------
 
@@ -112,16 +129,15 @@ class Environment:
     def _flush_output(self) -> None:
         self._output.flush(self._sandbox.drain_output if self._sandbox is not None else None)
 
+    # -- extensions -------------------------------------------------------------------
+
     def _on_companion_exit(self, name: str, status: int) -> None:
-        self._companions.discard(name)
-        if not self._companions:
-            self._companions_gone.set()
+        self._companions.exited(name)
         if self.state is EnvState.STOPPING:
             return
         # Lambda resets an environment whose extension dies; during Init it fails Init.
         self._broken = f"extension {name} exited with status {status}"
-        if not self._crash.done():
-            self._crash.set_result((name, status))
+        self._companions.crashed(name, status)
 
     # -- Init -------------------------------------------------------------------------
 
@@ -131,25 +147,15 @@ class Environment:
         spec = self.spec
         stream_name = self.log_stream_name
         self._output.open(self._logs, spec.log_group, stream_name)
-        address = await self._endpoint.start()
-        opt_dir = None
-        if spec.layer_paths:
-            folder = await run_blocking(merged, spec.layer_paths, self._settings.data_dir / "opt")
-            opt_dir = str(folder)
-        ctx = layout.Context(
-            sandboxed=self._caps.namespaces,
-            region=self._settings.region,
-            bin_dir=self._bin_dir,
-            opt_dir=opt_dir,
-            address=address,
-            stream=stream_name,
-        )
-        plan = await run_blocking(layout.plan, spec, self._runtime, ctx)
+        try:
+            address = await self._launch.listen()
+        except OSError as exc:
+            return self._launch_failed("the Runtime API", f"cannot listen: {exc}")
+        plan = await self._launch.plan(spec, address, stream_name)
         started = self._clock.monotonic()
         if plan.missing_entrypoint is not None:
             return self._launch_failed(plan.missing_entrypoint, "no executable bootstrap")
-        self._endpoint.declare_external_extensions(plan.extensions)
-        self._companions = set(plan.extensions)
+        self._companions.declare(plan.extensions)
         try:
             self._sandbox = await ProcessSandbox.launch(plan.sandbox, self._caps)
         except LaunchError as exc:
@@ -159,7 +165,7 @@ class Environment:
         init = InitPhase(
             self._endpoint,
             self._sandbox,
-            self._crash,
+            self._companions.crash,
             self._clock,
             self._settings.init_timeout - (self._clock.monotonic() - started),
             self._log,
@@ -168,14 +174,7 @@ class Environment:
         self._init_duration_ms = (self._clock.monotonic() - started) * 1000
         if failure is not None:
             self._flush_output()
-            self._log(
-                f"INIT_REPORT Init Duration: {self._init_duration_ms:.2f} ms\tPhase: init\t"
-                + (
-                    "Status: timeout"
-                    if failure.error_type == "Sandbox.Timedout"
-                    else f"Status: error\tError Type: {failure.error_type}"
-                )
-            )
+            self._log(reports.init_report(self._init_duration_ms, error_type=failure.error_type))
             return dataclasses.replace(failure, init_duration_ms=self._init_duration_ms)
         # Init runs at the host's speed; invocations get Lambda's share of a CPU.
         self._sandbox.limit_cpu(self._caps.cpus(spec.memory_size))
@@ -187,7 +186,7 @@ class Environment:
         return None
 
     def _launch_failed(self, program: str, detail: str) -> InvocationResult:
-        self._log(f"INIT_REPORT Init Duration: 0.00 ms\tPhase: init\tStatus: error\t{detail}")
+        self._log(reports.init_report(0.0, error_type=None, detail=detail))
         return failures.launch_failed(program)
 
     # -- Invoke -----------------------------------------------------------------------
@@ -202,17 +201,25 @@ class Environment:
                 await asyncio.shield(task)
             finally:
                 self._wanted = False
-                self._settling = None
+                if task.done():  # else (we were cancelled) it stays ours: shutdown stops it
+                    self._settling = None
         if self._broken is not None or self._sandbox.returncode is not None:
             reason = self._broken or describe_exit(self._sandbox.returncode or 0)
             raise EnvironmentLostError(reason)
-        self._sandbox.thaw()
+        try:
+            self._sandbox.thaw()
+        except OSError as exc:
+            # Its cgroup is going or gone: the invocation never reached it, so it may
+            # run on another environment; this one is stopped and retired.
+            self._discard(f"cannot thaw: {exc}")
+            raise EnvironmentLostError(self._broken or "cannot thaw") from exc
 
     async def _settle(self, deadline: float) -> None:
         """Complete the invocation (the runtime and extensions back in next), then freeze."""
         assert self._sandbox is not None
         try:
-            async with asyncio.timeout(max(SETTLE_FLOOR, deadline - self._clock.monotonic())):
+            limit = max(SETTLE_FLOOR, deadline - self._clock.monotonic())
+            async with self._clock.timeout(limit):
                 await self._endpoint.wait_idle()
         except TimeoutError:
             self._discard("the invocation did not complete (no next) within its timeout")
@@ -246,8 +253,11 @@ class Environment:
         spec = self.spec
         rid = request.request_id
         cold_init, self._init_duration_ms = self._init_duration_ms, None
+        # What the extensions wrote before they were back in next (the pipe may not have
+        # been read yet) belongs before this START, not inside the invocation.
+        self._sandbox.drain_output()
         self._output.start_tail(request.want_log_tail)
-        self._log(f"START RequestId: {rid} Version: {spec.version}")
+        self._log(reports.start(rid, spec.version))
         started = self._clock.monotonic()
         deadline_ms = int(self._clock.wall() * 1000) + spec.timeout * 1000
         handed_before = self._endpoint.statistics().invocations
@@ -267,16 +277,14 @@ class Environment:
         exited = self._sandbox.exited()
         try:
             waiters: set[asyncio.Future[Any]] = {call, exited}
-            done, _ = await asyncio.wait(
-                waiters, timeout=spec.timeout, return_when=asyncio.FIRST_COMPLETED
-            )
+            done = await first_done(self._clock, waiters, spec.timeout)
         finally:
-            if not call.done():
-                call.cancel()
+            if not call.done():  # timed out, the runtime died, or we are being cancelled
+                await cancel_and_wait(call, EndpointError)
         duration = (self._clock.monotonic() - started) * 1000
         self.invocations += 1
         self.last_used = self._clock.monotonic()
-        status = ""
+        status: str | None = None
         if call in done and not call.cancelled():
             response = call.result()
             self._flush_output()
@@ -290,34 +298,33 @@ class Environment:
             # It died after its previous response (e.g. awslambdaric exits after a 413),
             # before taking this invocation.
             self._flush_output()
-            self._log(f"END RequestId: {rid}")
+            self._log(reports.end(rid))
             self._output.take_tail()
             raise EnvironmentLostError(describe_exit(exited.result()))
         elif exited in done:
             self._flush_output()
             oom = self._sandbox.out_of_memory()
             result = failures.runtime_exited(rid, exited.result(), oom, spec.version)
-            status = f"\tStatus: error\tError Type: {result.error_type}"
+            status = "error"
         else:
             # Lambda stops a timed-out environment; its next invoke gets a fresh Init.
             self._sandbox.kill()
             self._flush_output()
-            self._log(
-                f"{iso_millis(self._clock.wall())} {rid} Task timed out after "
-                f"{spec.timeout:.2f} seconds"
-            )
+            self._log(reports.timed_out(self._clock.wall(), rid, spec.timeout))
             result = failures.invoke_timed_out(rid, spec.timeout, spec.version)
-            status = "\tStatus: timeout"
-        self._log(f"END RequestId: {rid}")
-        report = (
-            f"REPORT RequestId: {rid}\tDuration: {duration:.2f} ms\t"
-            f"Billed Duration: {max(1, math.ceil(duration))} ms\t"
-            f"Memory Size: {spec.memory_size} MB\t"
-            f"Max Memory Used: {self._sandbox.max_memory_used_mb()} MB\t"
+            status = "timeout"
+        self._log(reports.end(rid))
+        self._log(
+            reports.report(
+                rid,
+                duration,
+                spec.memory_size,
+                self._sandbox.max_memory_used_mb(),
+                init_duration_ms=cold_init,
+                status=status,
+                error_type=result.error_type if status == "error" else None,
+            )
         )
-        if cold_init is not None:
-            report += f"Init Duration: {cold_init:.2f} ms\t"
-        self._log(report + status)
         tail = self._output.take_tail()
         if self._sandbox.returncode is None and result.error_type != "Sandbox.Timedout":
             self._move(EnvState.IDLE)
@@ -340,30 +347,18 @@ class Environment:
         self._move(EnvState.STOPPING)
         try:
             if self._settling is not None:
-                self._settling.cancel()
-                with contextlib.suppress(asyncio.CancelledError):
-                    await self._settling
+                await cancel_and_wait(self._settling)
                 self._settling = None
             if self._sandbox is not None:
                 self._sandbox.thaw()
-                await self._shutdown_extensions()
+                if self._sandbox.returncode is None:
+                    reason = "spindown" if self._broken is None else "failure"
+                    await self._companions.shut_down(reason)
                 await self._sandbox.terminate(self._settings.shutdown_grace)
                 self._flush_output()
                 await self._sandbox.close()
         finally:
             await self._endpoint.close()
+            await self._launch.release()
             self._output.close()
             self._move(EnvState.DEAD)
-
-    async def _shutdown_extensions(self) -> None:
-        assert self._sandbox is not None
-        if self._sandbox.returncode is not None or not self._companions:
-            return
-        reason = "spindown" if self._broken is None else "failure"
-        deadline_ms = int(self._clock.wall() * 1000 + EXTENSION_SHUTDOWN * 1000)
-        if not self._endpoint.shutdown_extensions(reason, deadline_ms):
-            return
-        # Lambda waits for the extensions to exit, up to the deadline, then kills them.
-        with contextlib.suppress(TimeoutError):
-            async with asyncio.timeout(EXTENSION_SHUTDOWN):
-                await self._companions_gone.wait()

@@ -6,7 +6,6 @@ and the one Init budget they share."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
@@ -16,6 +15,8 @@ from ember.runtime_api import EndpointError, RuntimeEndpoint
 from ember.sandbox import ProcessSandbox
 from ember.scheduler import failures
 from ember.scheduler.results import InvocationResult
+from ember.scheduler.tasks import cancel_and_wait, first_done
+from ember.telemetry import reports
 
 T = TypeVar("T")
 
@@ -80,12 +81,11 @@ class InitPhase:
         if failed is not None:
             return self._extension_failed(failed.name, failed.error_type)
         for extension in endpoint.extensions():
-            events = ", ".join(sorted(extension.events))
-            self._log(f"EXTENSION\tName: {extension.name}\tState: Ready\tEvents: [{events}]")
+            self._log(reports.extension_ready(extension.name, extension.events))
         return None
 
     def _extension_failed(self, name: str, error_type: str | None) -> InvocationResult:
-        self._log(f"EXTENSION\tName: {name}\tState: InitError\tError Type: {error_type}")
+        self._log(reports.extension_init_error(name, error_type))
         return failures.extension_init_failed(name, error_type)
 
     async def _until(self, awaitable: Awaitable[T]) -> T:
@@ -93,16 +93,12 @@ class InitPhase:
         exited = self._sandbox.exited()
         waiters: set[asyncio.Future[Any]] = {task, exited, self._crash}
         try:
-            done, _ = await asyncio.wait(
-                waiters,
-                timeout=max(0.0, self._deadline - self._clock.monotonic()),
-                return_when=asyncio.FIRST_COMPLETED,
+            done = await first_done(
+                self._clock, waiters, max(0.0, self._deadline - self._clock.monotonic())
             )
         finally:
             if not task.done():
-                task.cancel()
-                with contextlib.suppress(asyncio.CancelledError, EndpointError):
-                    await task
+                await cancel_and_wait(task, EndpointError)
         if task in done:
             return task.result()
         if self._crash.done():

@@ -12,14 +12,16 @@ from __future__ import annotations
 import dataclasses
 import os
 import re
+from collections.abc import Mapping
 from pathlib import Path
 
 from ember.runtimes import RuntimeSpec
-from ember.runtimes.catalog import RUNTIME_DIR
+from ember.runtimes.catalog import RUNTIME_DIR, SDK_VARIABLE
 from ember.sandbox import SandboxSpec
 from ember.scheduler.spec import EnvironmentSpec
 
 TASK, OPT, RUNTIME, LANG = "/var/task", "/opt", "/var/runtime", "/var/lang"
+SDK = "/var/runtime-sdk"  # boto3 and botocore for python3.x, shared read-only
 # Lambda's values for its managed runtimes.
 LAMBDA_PATH = "/var/lang/bin:/usr/local/bin:/usr/bin/:/bin:/opt/bin"
 LAMBDA_LD_LIBRARY_PATH = (
@@ -46,6 +48,11 @@ class Context:
     opt_dir: str | None  # the merged layers, if the function has any
     address: str  # the Runtime API's host:port
     stream: str  # the log stream's name
+    netns: int = -1  # the environment's network namespace (an fd), if it has its own
+    hosts: Path | None = None  # the /etc/hosts that goes with it
+    aws_endpoint: str = ""  # Ember's AWS API as reachable from inside (AWS_ENDPOINT_URL)
+    # The execution role's temporary credentials: AWS_ACCESS_KEY_ID, ….
+    credentials: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
 def external_extensions(opt_dir: str | None) -> list[str]:
@@ -77,6 +84,8 @@ def plan(spec: EnvironmentSpec, runtime: RuntimeSpec, ctx: Context) -> Plan:
             binds.append((runtime.prefix, LANG))
         if ctx.opt_dir is not None:
             binds.append((ctx.opt_dir, OPT))
+        if runtime.is_python and runtime.sdk_dir is not None:
+            binds.append((runtime.sdk_dir, SDK))
         argv = runtime.argv(task, lang=lang, runtime_dir=runtime_dir)
     else:
         task, opt, runtime_dir = spec.code_path, ctx.opt_dir or OPT, str(RUNTIME_DIR)
@@ -102,6 +111,8 @@ def plan(spec: EnvironmentSpec, runtime: RuntimeSpec, ctx: Context) -> Plan:
             tmp_mb=spec.ephemeral_storage,
             binds=binds,
             companions=[f"{opt}/extensions/{n}" for n in names],
+            netns=ctx.netns,
+            hosts=ctx.hosts,
         ),
         extensions=frozenset(names),
         missing_entrypoint=entry,
@@ -138,6 +149,9 @@ def _variables(
             version = runtime.name.removeprefix("python")
             env["PYTHONPATH"] = f"{opt}/python/lib/python{version}/site-packages:{opt}/python"
     env.update({"LANG": "en_US.UTF-8", "TZ": ":UTC"})
+    if ctx.aws_endpoint:
+        # boto3 and the AWS CLI call Ember with no code change (a function may set its own).
+        env["AWS_ENDPOINT_URL"] = ctx.aws_endpoint
     env.update(spec.environment)
     env.update(
         {
@@ -155,7 +169,11 @@ def _variables(
             "AWS_LAMBDA_INITIALIZATION_TYPE": spec.initialization_type,
         }
     )
+    env.update(ctx.credentials)  # reserved: the function's own variables never win
     if runtime.is_python:
         # Lambda sets this for its managed runtimes only, not for `provided`.
         env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{spec.runtime}"
+        if runtime.sdk_dir is not None:
+            # The runtime puts it on sys.path after the function's code and layers.
+            env[SDK_VARIABLE] = SDK if ctx.sandboxed else runtime.sdk_dir
     return env

@@ -10,7 +10,6 @@ from collections.abc import Mapping
 class EnvironmentSpec:
     function_name: str
     version: str  # "$LATEST" or a published number
-    function_arn: str  # unqualified
     revision_id: str  # environments built for another revision are retired
     runtime: str
     handler: str
@@ -24,6 +23,8 @@ class EnvironmentSpec:
     layer_paths: tuple[str, ...] = ()
     # AWS_LAMBDA_INITIALIZATION_TYPE: "on-demand" or "provisioned-concurrency".
     initialization_type: str = "on-demand"
+    # The execution role's ARN: environments' credentials act as this role.
+    role: str = ""
 
     @property
     def pool_key(self) -> str:

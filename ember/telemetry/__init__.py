@@ -1,11 +1,13 @@
-"""Logs (log groups and streams of every environment), per-function metrics and, later,
-traces.
+"""Logs (log groups and streams of every environment, the lines Lambda writes around a
+function's output), per-function metrics and, later, traces.
 
-Owns: the log files under the data directory and queries over them. Must never import
-`api`, `control`, `invoke`, `scheduler`, `sandbox` or `runtime_api`.
+Owns: log groups and streams and queries over them (their files through `store`), cutting
+a process's output into log lines, the START/END/REPORT lines. Must never import `api`,
+`control`, `invoke`, `scheduler`, `sandbox` or `runtime_api`.
 """
 
-from ember.telemetry.logs import LogEvent, LogStore, LogStream
+from ember.telemetry.logs import DEFAULT_LIMIT, LogStore, LogStream
 from ember.telemetry.metrics import Metrics, MetricsStatistics
+from ember.telemetry.reading import LogEvent
 
-__all__ = ["LogEvent", "LogStore", "LogStream", "Metrics", "MetricsStatistics"]
+__all__ = ["DEFAULT_LIMIT", "LogEvent", "LogStore", "LogStream", "Metrics", "MetricsStatistics"]

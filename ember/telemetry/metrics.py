@@ -74,6 +74,11 @@ class Metrics:
         summaries = self._summaries.setdefault(function, {})
         summaries[name] = summaries.get(name, Summary(0, 0.0, 0.0, 0.0)).add(value)
 
+    def forget(self, function: str) -> None:
+        """The function was deleted: its metrics go with it."""
+        self._counters.pop(function, None)
+        self._summaries.pop(function, None)
+
     def statistics(self) -> MetricsStatistics:
         names = set(self._counters) | set(self._summaries)
         return MetricsStatistics(

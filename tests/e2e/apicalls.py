@@ -125,7 +125,8 @@ def wait_settled(lam: Any, name: str, limit: float = 15.0) -> dict[str, Any]:
 
     def settled() -> dict[str, Any] | None:
         config: dict[str, Any] = lam.get_function_configuration(FunctionName=name)
-        busy = config["State"] == "Pending" or config["LastUpdateStatus"] == "InProgress"
+        # A Pending function shows no LastUpdateStatus yet, as on AWS.
+        busy = config["State"] == "Pending" or config.get("LastUpdateStatus") == "InProgress"
         return None if busy else config
 
     config: dict[str, Any] = wait_until(settled, limit=limit)

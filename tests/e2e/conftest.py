@@ -6,14 +6,22 @@ from typing import Any
 
 import pytest
 
-from tests.e2e.harness import Server, run_server
+from tests.e2e.harness import Server, free_port, run_server
 
 
 @pytest.fixture(scope="session")
-def server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+def host_service_port() -> int:
+    """A host loopback port the shared server's functions may reach (as `function_host()`):
+    a test that needs a service on the host listens there."""
+    return free_port()
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory: pytest.TempPathFactory, host_service_port: int) -> Iterator[Server]:
     """One server shared by tests that only need a running Ember."""
     root = tmp_path_factory.mktemp("ember")
-    with run_server(root / "data", "--idle-timeout", "60") as srv:
+    access = ("--host-access", str(host_service_port))
+    with run_server(root / "data", "--idle-timeout", "60", *access) as srv:
         yield srv
 
 

@@ -3,13 +3,17 @@
 from __future__ import annotations
 
 import contextlib
+import functools
 import io
 import os
+import resource
 import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import time
+import urllib.error
 import urllib.request
 import zipfile
 from collections.abc import Iterator, Mapping
@@ -20,8 +24,22 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from ember.sandbox import Isolation, probe
+from ember.sandbox.network import HOST_NAME
+
 ROLE = "arn:aws:iam::000000000000:role/lambda-role"
 REPO = Path(__file__).resolve().parents[2]
+
+
+@functools.cache
+def function_host() -> str:
+    """How a function reaches a test's service on the host's loopback: host.ember.internal
+    where environments have their own network namespace (the server needs
+    `--host-access PORT`), 127.0.0.1 where they share the host's network."""
+    with tempfile.TemporaryDirectory() as state:
+        host = probe(Isolation.AUTO, Path(state))
+        host.close()
+    return HOST_NAME if host.network else "127.0.0.1"
 
 
 def free_port() -> int:
@@ -47,8 +65,9 @@ class Server:
             service,
             endpoint_url=self.endpoint,
             region_name="us-east-1",
-            aws_access_key_id="test",
-            aws_secret_access_key="test",
+            aws_access_key_id=config.pop("access_key", "test"),
+            aws_secret_access_key=config.pop("secret_key", "test"),
+            aws_session_token=config.pop("session_token", None),
             config=Config(
                 retries={"total_max_attempts": 1},
                 read_timeout=config.pop("read_timeout", 120),
@@ -69,18 +88,28 @@ def wait_ready(
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"ember serve exited early:\n{log_path.read_text()}")
-        with contextlib.suppress(OSError), urllib.request.urlopen(url, timeout=1):
-            return
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except urllib.error.HTTPError:
+            return  # it answers (403 when `--auth sigv4` wants a signature)
+        except OSError:
+            pass
         time.sleep(0.05)
     raise RuntimeError(f"ember serve did not start in {limit}s:\n{log_path.read_text()}")
 
 
 @contextlib.contextmanager
 def run_server(
-    data_dir: Path, *args: str, port: int | None = None, cwd: Path = REPO
+    data_dir: Path,
+    *args: str,
+    port: int | None = None,
+    cwd: Path = REPO,
+    nofile: int | None = None,
 ) -> Iterator[Server]:
     """`ember serve` on an unused port; SIGTERM and wait on exit. A relative `data_dir`
-    is passed as given, relative to `cwd`, as a user would type it."""
+    is passed as given, relative to `cwd`, as a user would type it. `nofile`: the
+    server's RLIMIT_NOFILE, soft and hard."""
     port = port or free_port()
     absolute = cwd / data_dir
     absolute.mkdir(parents=True, exist_ok=True)
@@ -92,6 +121,7 @@ def run_server(
             stdout=log,
             stderr=subprocess.STDOUT,
             cwd=cwd,
+            preexec_fn=None if nofile is None else functools.partial(_limit_files, nofile),
         )  # fmt: skip
     try:
         wait_ready(port, process, log_path)
@@ -104,6 +134,10 @@ def run_server(
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def _limit_files(count: int) -> None:
+    resource.setrlimit(resource.RLIMIT_NOFILE, (count, count))
 
 
 def make_zip(files: Mapping[str, str | bytes], modes: Mapping[str, int] | None = None) -> bytes:

@@ -1,12 +1,14 @@
-"""Watching execution environments from the inside, over loopback TCP.
+"""Watching execution environments from the inside, over TCP to the host's loopback.
 
-Functions built from `probe_handler()` report to a `Probe` the test runs on 127.0.0.1:
+Functions built from `probe_handler()` report to a `Probe` the test runs on the host's
+127.0.0.1 (reached as host.ember.internal from a sandbox, whose server must be started
+with `Probe.access`, i.e. `--host-access <probe port>`):
 each environment says `hello` during Init and keeps that connection open for its whole
 life (the probe sees it close when the environment is shut down, however that happens),
 and an invocation asked to `count` holds an `enter`/`exit` pair around its sleep, so the
 probe knows how many invocations of a function run at the same moment. Nothing here
 reads Ember's own counters, host files or pids: environments may be sandboxed (private
-/tmp, own pid namespace); loopback networking is what they keep sharing with the host.
+/tmp, own pid and network namespaces); the relayed port is their one way to the host.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-# The probe's address reaches the function as the PROBE_PORT environment variable, so an
+from tests.e2e.harness import function_host
+
+# The probe's address reaches the function as PROBE_HOST and PROBE_PORT variables, so an
 # environment initialised ahead of any invocation (provisioned) can report too.
 _HANDLER = """\
 import os
@@ -29,7 +33,7 @@ import uuid
 TAG = {tag!r}
 ENV_ID = uuid.uuid4().hex
 INIT_TYPE = os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE", "")
-_ADDRESS = ("127.0.0.1", int(os.environ["PROBE_PORT"]))
+_ADDRESS = (os.environ["PROBE_HOST"], int(os.environ["PROBE_PORT"]))
 _NAME = os.environ["AWS_LAMBDA_FUNCTION_NAME"]
 _VERSION = os.environ["AWS_LAMBDA_FUNCTION_VERSION"]
 # Open for the environment's whole life: the probe sees it close when the environment goes.
@@ -58,7 +62,7 @@ def handler(event, context):
 
 
 def probe_handler(tag: str = "") -> dict[str, str]:
-    """A function package (app.handler) that reports to the probe at $PROBE_PORT."""
+    """A function package (app.handler) that reports to the probe at $PROBE_HOST:$PROBE_PORT."""
     return {"app.py": _HANDLER.format(tag=tag)}
 
 
@@ -89,7 +93,12 @@ class Probe:
     @property
     def environment(self) -> dict[str, dict[str, str]]:
         """CreateFunction's Environment member that points a function at this probe."""
-        return {"Variables": {"PROBE_PORT": str(self.port)}}
+        return {"Variables": {"PROBE_HOST": function_host(), "PROBE_PORT": str(self.port)}}
+
+    @property
+    def access(self) -> tuple[str, str]:
+        """The `ember serve` flag that lets sandboxed functions reach this probe."""
+        return ("--host-access", str(self.port))
 
     # -- what the tests read -----------------------------------------------------------
 

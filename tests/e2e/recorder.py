@@ -2,15 +2,18 @@
 tests of asynchronous delivery.
 
 Each environment of a recorder opens one connection to the `Collector` the test runs on
-127.0.0.1 (port in RECORD_PORT) and, per invocation, sends one JSON line (attempt time,
-request id, event, client context's custom map, invoked ARN, function name), then waits
-for the collector's `ok`: the collector stores the line before answering, so an
-invocation that got past its record is one the collector holds. An event {"fail": true}
+the host's 127.0.0.1 (at RECORD_HOST:RECORD_PORT: host.ember.internal from a sandbox,
+whose server must be started with `--host-access <collector port>`) and, per
+invocation, sends one JSON line (attempt time, request id, event, client context's custom
+map, invoked ARN, function name), then waits for the collector's `ok`: the collector
+stores the line before answering, so an invocation that got past its record is one the
+collector holds. An event {"fail": true}
 then raises (unless the function is a sink: FAIL_ON_FLAG=0, as a dead-letter function
 receiving such an event must not). SLEEP_MS makes each invocation take that long first.
 
-Loopback TCP is what sandboxed environments keep sharing with the host (their root is
-read-only, /tmp private), so recorders run sandboxed like users' functions. A server
+A relayed TCP port is the one way out of a sandboxed environment to the host (its root
+is read-only, /tmp private, its network its own), so recorders run sandboxed like users'
+functions. A server
 killed with SIGKILL takes its environments down, perhaps half way through a line or with
 an `ok` unread: the collector drops a line cut short and ends a connection on a reset,
 counting both (`statistics()`); the invocation never saw its `ok`, so it runs again.
@@ -29,11 +32,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from tests.e2e.apicalls import deploy
+from tests.e2e.harness import function_host
 
 RECORDER = """
 import json, os, socket, time
 
-_CONNECTION = socket.create_connection(("127.0.0.1", int(os.environ["RECORD_PORT"])))
+_ADDRESS = (os.environ["RECORD_HOST"], int(os.environ["RECORD_PORT"]))
+_CONNECTION = socket.create_connection(_ADDRESS)
 _ANSWERS = _CONNECTION.makefile("rb")
 
 
@@ -79,6 +84,11 @@ class Collector:
     def port(self) -> int:
         port: int = self._server.server_address[1]
         return port
+
+    @property
+    def access(self) -> tuple[str, str]:
+        """The `ember serve` flag that lets sandboxed recorders reach this collector."""
+        return ("--host-access", str(self.port))
 
     def records(self, name: str) -> list[dict[str, Any]]:
         """What the function `name` has recorded so far."""
@@ -207,6 +217,7 @@ def create_recorder(
     """Create a recording function (Active on return); returns its ARN. A `sink` records
     and succeeds whatever it gets."""
     variables = {
+        "RECORD_HOST": function_host(),
         "RECORD_PORT": str(collector.port),
         "SLEEP_MS": str(sleep_ms),
         "FAIL_ON_FLAG": "0" if sink else "1",

@@ -111,7 +111,7 @@ def test_no_accepted_event_is_lost_across_a_sigkill(
     started = time.monotonic()
     data = tmp_path / "data"
     scale = ("--async-delay-scale", "0.01")
-    with run_server(data, *scale, "--async-concurrency", "4") as first:
+    with run_server(data, *scale, *collector.access, "--async-concurrency", "4") as first:
         setup_functions(first, collector)
         shares = [range(i, EVENTS, SENDERS) for i in range(SENDERS)]
         send_start = time.monotonic()
@@ -127,7 +127,7 @@ def test_no_accepted_event_is_lost_across_a_sigkill(
     # The kill must land mid-way, or the restart proves nothing.
     assert EVENTS // 10 <= done_at_kill < EVENTS // 2
 
-    with run_server(data, *scale) as second:
+    with run_server(data, *scale, *collector.access) as second:
         recovered = "were in flight at the last stop" in second.output()
 
         def all_done() -> Counter[int] | None:

@@ -43,7 +43,7 @@ def srv(tmp_path_factory: pytest.TempPathFactory, collector: Collector) -> Itera
     """Sandboxed like users' functions; stopped (its environments gone) before `collector`."""
     root = tmp_path_factory.mktemp("ember-async")
     scale = ("--async-delay-scale", str(SCALE))
-    with run_server(root / "data", *scale, "--idle-timeout", "60") as server:
+    with run_server(root / "data", *scale, *collector.access, "--idle-timeout", "60") as server:
         yield server
 
 

@@ -1,5 +1,6 @@
-"""AWS's recorded answers (shared/conformance/lambda-aws-expectations.tsv), replayed against
-a real `ember serve`: one test per table row whose scenario exercises an operation Ember
+"""AWS's recorded error answers (tests/conformance/lambda-aws-expectations.tsv, vendored
+from LocalStack's snapshots, Apache-2.0: see its README), replayed against a real
+`ember serve`: one test per table row whose scenario exercises an operation Ember
 implements today.
 
 Each row key (`<test>/<snapshot_key>`, `#2` on a repeated key) maps to a scenario that
@@ -8,14 +9,17 @@ checks its code, HTTP status, message (placeholders replaced by our account 0000
 region us-east-1 and the names the scenario used) and the body fields botocore parses
 (`Type`, `Reason`).
 
-Covered: 116 of the table's 371 rows, among them versions and aliases (PublishVersion's
-preconditions, routing configurations, alias names), reserved and provisioned concurrency
-(their refusals and limits) and invoke throttles. Left out, because Ember does not
-implement their operations yet: tags, layers, permissions, function URLs, code signing,
-event source mappings, recursion configs, VPC, container images, S3 code and SnapStart's
-behaviour; event invoke configs, replayed in test_event_invoke_config.py (187 error rows in
-all); and the 68 INVOKE rows, which record what functions return when invoked (invocation
-behaviour, tested elsewhere: versions and aliases in test_versions_aliases.py).
+Replayed here: 121 of the table's 371 rows, among them versions and aliases
+(PublishVersion's preconditions, routing configurations, alias names), reserved and
+provisioned concurrency (their refusals and limits) and invoke throttles. Replayed
+elsewhere: the 31 layer rows (test_layers.py), the event invoke config rows
+(test_event_invoke_config.py) and the code-signing rows (test_code_signing.py).
+test_every_row_is_accounted_for puts every other row in one of: operations Ember does not
+implement (tags, permissions, function URLs, event source mappings, recursion configs),
+what Ember does not replay on purpose (container images, code from S3, VPC lookups), and
+the 68 INVOKE rows, which record what LocalStack's test functions return when invoked
+(function behaviour, not Lambda's answers; invocation is tested in test_invoke.py and
+test_versions_aliases.py).
 
 Where Ember differs on purpose the row's entry in DIFFERENCES says why and what is checked
 instead; scenarios that had to take another road to the same call say so in a comment.
@@ -23,6 +27,7 @@ instead; scenarios that had to take another road to the same call say so in a co
 
 from __future__ import annotations
 
+import collections
 import csv
 import dataclasses
 import functools
@@ -54,10 +59,11 @@ from tests.e2e.apicalls import (
     wait_settled,
 )
 from tests.e2e.harness import ROLE, Server, make_zip, wait_until
+from tests.e2e.recorded_shapes import answers_unknown_operation
 
 pytestmark = pytest.mark.e2e
 
-TSV = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "lambda-aws-expectations.tsv"
+TSV = Path(__file__).resolve().parents[1] / "conformance" / "lambda-aws-expectations.tsv"
 MAX_ZIPPED = 52_428_800
 MAX_UNZIPPED = 262_144_000
 CREATE_REQUEST_LIMIT = 70_167_211
@@ -910,11 +916,25 @@ SCENARIOS: dict[str, Scenario] = {
     "delete_function_response_non_existent_with_qualifier": delete_on_nonexisting_version(1),
     **{
         f"{API}test_ops_on_nonexisting_fn[{op}]/not_found_exception": on_nonexisting(op)
-        for op in ("delete_function", "get_function", "get_function_configuration")
+        for op in (
+            "delete_function",
+            "get_function",
+            "get_function_configuration",
+            "get_function_concurrency",
+            "get_function_code_signing_config",
+        )
     },
     **{
         f"{API}test_get_function_wrong_region[{op}]/wrong_region_exception": wrong_region(op)
-        for op in ("get_function", "get_function_configuration", "delete_function", "invoke")
+        for op in (
+            "get_function",
+            "get_function_configuration",
+            "delete_function",
+            "invoke",
+            "get_function_event_invoke_config",
+            "get_function_concurrency",
+            "get_function_code_signing_config",
+        )
     },
     "TestLambdaAlias::test_alias_lifecycle/get_function_alias_notfound_exc": on_existing(
         "get_function", Qualifier="aliasdoesnotexist"
@@ -1096,9 +1116,7 @@ DIFFERENCES: dict[str, Difference] = {
 
 @pytest.fixture(scope="module")
 def rows() -> dict[str, Row]:
-    if not TSV.is_file():
-        pytest.skip(f"AWS's recorded answers are not here: {TSV} is missing")
-    return load_rows()
+    return load_rows()  # vendored: always here
 
 
 @pytest.fixture(scope="module")
@@ -1113,7 +1131,7 @@ def ctx(server: Server) -> Iterator[Ctx]:
 def test_every_scenario_names_a_row_of_the_table(rows: dict[str, Row]) -> None:
     assert sorted(set(SCENARIOS) - set(rows)) == []
     assert sorted(set(DIFFERENCES) - set(SCENARIOS)) == []
-    assert len(SCENARIOS) == 116  # as the module docstring says
+    assert len(SCENARIOS) == 121  # as the module docstring says
 
 
 @pytest.mark.parametrize("key", list(SCENARIOS), ids=list(SCENARIOS))
@@ -1130,3 +1148,92 @@ def test_row(key: str, rows: dict[str, Row], ctx: Ctx) -> None:
         assert difference.check(got.message, aws_message), (difference.why, got.message)
     for field, value in row.extra.items():
         assert got.fields.get(field) == value, field
+
+
+# -- every row of the table, accounted for ------------------------------------------------
+
+EIC_SCENARIO = "TestLambdaEventInvokeConfig::test_lambda_eventinvokeconfig_exceptions/"
+# test_event_invoke_config.py's rows outside its KEYS table.
+EIC_ELSEWHERE = frozenset(
+    {
+        f"{EIC_SCENARIO}update_eventinvokeconfig_config_doesnotexist_with_qualifier",
+        "TestLambdaEventInvokeConfig::test_lambda_eventinvokeconfig_lifecycle/"
+        "get_invokeconfig_postpublish",
+        f"{API}test_ops_on_nonexisting_fn[get_function_event_invoke_config]/not_found_exception",
+        f"{API}test_ops_on_nonexisting_version[get_function_event_invoke_config]/"
+        "version_not_found_exception",
+    }
+)
+# Rows of operations Ember does not implement: row-key prefix -> one such operation (asked
+# of the server: once it answers anything but UnknownOperationException, the rows count as
+# implemented and not replayed yet).
+NOT_IMPLEMENTED: dict[str, str] = {
+    "TestLambdaUrl::": "GetFunctionUrlConfig",
+    "TestLambdaURL::": "GetFunctionUrlConfig",
+    f"{API}test_ops_on_nonexisting_fn[get_function_url_config]": "GetFunctionUrlConfig",
+    f"{API}test_get_function_wrong_region[get_function_url_config]": "GetFunctionUrlConfig",
+    "TestLambdaTag::": "ListTags",
+    "TestLambdaTags::": "ListTags",
+    "TestLambdaPermissions::": "AddPermission",
+    "TestLambdaRevisions::test_function_revisions_permissions/": "AddPermission",
+    "TestLambdaEventSourceMappings::": "CreateEventSourceMapping",
+    "TestLambdaRecursion::": "PutFunctionRecursionConfig",
+    "TestCodeSigningConfig::": "GetCodeSigningConfig",
+}
+# Of those, the rows another module replays once the operation is there.
+REPLAYED_ONCE_IMPLEMENTED = ("TestCodeSigningConfig::",)  # test_code_signing.py
+# Rows of implemented operations that Ember does not replay, on purpose.
+NOT_REPLAYED: dict[str, str] = {
+    "TestLambdaImages::": "container images (PackageType Image) are refused",
+    f"{API}test_lambda_code_location_s3_errors/": "code from S3 is refused (Code.ZipFile only)",
+    f"{API}test_invalid_vpc_config_subnet/create-response-non-existent-subnet-id": (
+        "Ember attaches no VPC, so it looks no subnet up"
+    ),
+    f"{API}test_invalid_vpc_config_security_group/create-response-non-existent-security-group": (
+        "Ember attaches no VPC, so it looks no security group up"
+    ),
+}
+
+
+def _first(key: str, table: dict[str, str]) -> str | None:
+    return next((value for prefix, value in table.items() if key.startswith(prefix)), None)
+
+
+def test_every_row_is_accounted_for(
+    rows: dict[str, Row], ctx: Ctx, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from tests.e2e import test_event_invoke_config, test_layers
+
+    elsewhere = {f"TestLambdaLayer::{key}" for key in test_layers.SCENARIOS}
+    elsewhere |= {EIC_SCENARIO + key for key in test_event_invoke_config.KEYS}
+    elsewhere |= EIC_ELSEWHERE
+    probed: dict[str, bool] = {}
+    tally: collections.Counter[str] = collections.Counter()
+    for key, row in rows.items():
+        operation = _first(key, NOT_IMPLEMENTED)
+        if key in SCENARIOS:
+            tally["differs on purpose" if key in DIFFERENCES else "exact"] += 1
+        elif key in elsewhere:
+            tally["exact (replayed in another module)"] += 1
+        elif row.code.startswith("INVOKE"):
+            tally["function output (INVOKE rows)"] += 1
+        elif _first(key, NOT_REPLAYED) is not None:
+            tally["differs on purpose (not replayed)"] += 1
+        elif operation is not None:
+            if operation not in probed:
+                probed[operation] = answers_unknown_operation(ctx.lax, operation)
+            if probed[operation]:
+                tally["operation not implemented"] += 1
+            elif key.startswith(REPLAYED_ONCE_IMPLEMENTED):
+                tally["exact (replayed in another module)"] += 1
+            else:
+                tally["implemented, no replay yet"] += 1
+        else:
+            tally["unaccounted"] += 1
+            print("unaccounted:", key)
+    with capsys.disabled():
+        print(f"\nrecorded errors: {len(rows)}")
+        for name, count in sorted(tally.items()):
+            print(f"  {name}: {count}")
+    assert tally["unaccounted"] == 0
+    assert sum(tally.values()) == len(rows) == 371

@@ -16,7 +16,7 @@ from tests.e2e.harness import Server, aws_cli
 
 pytestmark = pytest.mark.e2e
 
-TSV = Path(__file__).resolve().parents[3] / "shared" / "conformance" / "lambda-aws-expectations.tsv"
+TSV = Path(__file__).resolve().parents[1] / "conformance" / "lambda-aws-expectations.tsv"
 SCENARIO = "TestLambdaEventInvokeConfig::test_lambda_eventinvokeconfig_exceptions"
 EMPTY_DESTINATIONS: dict[str, dict[str, str]] = {"OnSuccess": {}, "OnFailure": {}}
 

@@ -4,13 +4,13 @@ extensions/ folder, their events, their logs, their failures, and AWS_LAMBDA_EXE
 from __future__ import annotations
 
 import json
-import time
+from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
 from tests.e2e.apicalls import unique
-from tests.e2e.harness import Server, create_function, make_zip, wait_until
+from tests.e2e.harness import Server, create_function, make_zip, run_server, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -35,7 +35,10 @@ while True:
     print("EXT", event["eventType"], event.get("requestId") or event["shutdownReason"], flush=True)
     if event["eventType"] == "SHUTDOWN":
         sys.exit(0)
-    time.sleep(float(os.environ.get("EXT_DELAY", "0")))
+    delay = float(os.environ.get("EXT_DELAY", "0"))
+    if delay:
+        time.sleep(delay)  # work after the invocation (what the next one must wait for)
+        print("EXT done", event["requestId"], flush=True)
 """
 
 # Calls /extension/init/error once registered.
@@ -108,23 +111,30 @@ def test_an_extension_gets_invoke_and_shutdown_in_order_and_logs_to_the_stream(
 
 
 def test_the_response_does_not_wait_for_extensions_but_the_next_invocation_does(
-    lam: Any,
+    lam: Any, server: Server
 ) -> None:
     layer = _extension_layer(lam, {"extensions/slow": RECORDER})
     name = unique("slowext")
     create_function(
-        lam, name, HANDLER, Layers=[layer],
-        Environment={"Variables": {"EXT_DELAY": "0.8", "EXT_EVENTS": '["INVOKE"]'}},
+        lam, name, HANDLER, Layers=[layer], Timeout=10,  # the extension's work counts too
+        Environment={"Variables": {"EXT_DELAY": "2", "EXT_EVENTS": '["INVOKE"]'}},
     )  # fmt: skip
-    _invoke(lam, name)  # cold: Init, then the first invocation
-    time.sleep(1.0)  # the extension's 0.8 s with the first invocation is over
-    started = time.monotonic()
-    _invoke(lam, name)
-    answered = time.monotonic() - started
-    _invoke(lam, name)
-    both = time.monotonic() - started
-    assert answered < 0.6  # the runtime's response went out at once
-    assert both > 0.8  # the third waited for the extension to finish the second
+    first, doc = _invoke(lam, name)  # cold: Init, then the first invocation
+    stream = doc["stream"]
+    ids = [first["ResponseMetadata"]["RequestId"]]
+    wait_until(lambda: f"EXT done {ids[0]}" in _messages(server, name, stream), 20)
+    second, _ = _invoke(lam, name)
+    ids.append(second["ResponseMetadata"]["RequestId"])
+    # The runtime's response went out while the extension still worked on the invocation
+    # (2 s of it): its "done" line is not in the log yet.
+    assert f"EXT done {ids[1]}" not in _messages(server, name, stream)
+    third, _ = _invoke(lam, name)
+    ids.append(third["ResponseMetadata"]["RequestId"])
+    messages = _messages(server, name, stream)
+    # The third started only once the extension had finished the second.
+    assert messages.index(f"EXT done {ids[1]}") < messages.index(
+        f"START RequestId: {ids[2]} Version: $LATEST"
+    )
 
 
 def test_an_extension_init_error_fails_init(lam: Any) -> None:
@@ -136,13 +146,26 @@ def test_an_extension_init_error_fails_init(lam: Any) -> None:
     assert doc["errorType"] == "Extension.InitError"
 
 
-def test_an_extension_that_exits_during_init_is_a_crash(lam: Any) -> None:
+PATIENT_INIT = 3600  # seconds; the client below gives up long before (read timeout 120 s)
+
+
+@pytest.fixture(scope="module")
+def patient(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """A server whose Init budget outlasts any client's patience: an answer from it about
+    a failed Init was not produced by the Init timeout."""
+    root = tmp_path_factory.mktemp("patient")
+    with run_server(root / "data", "--init-timeout", str(PATIENT_INIT)) as srv:
+        yield srv
+
+
+def test_an_extension_that_exits_during_init_is_a_crash(patient: Server) -> None:
+    lam = patient.client()
     layer = _extension_layer(lam, {"extensions/crashing": CRASHING})
     name = unique("crashext")
     create_function(lam, name, HANDLER, Layers=[layer])
-    started = time.monotonic()
+    # Reported as soon as the extension exits: had Ember waited for the Init timeout
+    # instead, this call would end in a ReadTimeoutError, never in this answer.
     resp, doc = _invoke(lam, name)
-    assert time.monotonic() - started < 5  # reported at once, not at the Init timeout
     assert resp["FunctionError"] == "Unhandled"
     assert doc["errorType"] == "Extension.Crash"
     assert doc["errorMessage"].endswith("Error: exit status 3")

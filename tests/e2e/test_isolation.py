@@ -14,7 +14,6 @@ import json
 import re
 import subprocess
 import tempfile
-import time
 import uuid
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
@@ -24,6 +23,7 @@ from typing import Any
 import pytest
 
 from ember.sandbox import Isolation, probe
+from tests.e2e.barrier import running_barrier
 from tests.e2e.harness import Server, create_function, make_zip, run_server, wait_until
 
 pytestmark = pytest.mark.e2e
@@ -238,11 +238,22 @@ def handler(event, context):
 """
 
 
+PAUSE = """
+import time
+def handler(event, context):
+    time.sleep(event["seconds"])  # work, elsewhere: the time the ticker spends idle
+"""
+
+
 def _ticks_while_idle(lam: Any) -> int:
-    name = _name("ticker")
+    name, pause = _name("ticker"), _name("pause")
     create_function(lam, name, TICKER, MemorySize=1024)
+    create_function(lam, pause, PAUSE)
+    _invoke(lam, pause, {"seconds": 0})  # its cold start is not part of the idle time
     _, before = _invoke(lam, name)
-    time.sleep(1.0)  # idle on purpose: what the background thread does between invocations
+    # Idle on purpose, for a second's work of another function (the test itself does not
+    # sleep): what the background thread does between invocations.
+    _invoke(lam, pause, {"seconds": 1.0})
     _, after = _invoke(lam, name)
     return int(after) - int(before)
 
@@ -288,19 +299,21 @@ def test_tmp_is_limited_to_ephemeral_storage(lam: Any) -> None:
 
 
 SHARE = """
-import os, time
+import os, urllib.request
 def handler(event, context):
     open("/tmp/" + context.aws_request_id, "w").close()
-    time.sleep(0.5)
+    urllib.request.urlopen(event["barrier"], timeout=90).read()  # both files exist now
     return sorted(os.listdir("/tmp"))
 """
 
 
 @needs_sandbox
-def test_tmp_is_never_shared_between_environments(lam: Any) -> None:
+def test_tmp_is_never_shared_between_environments(lam: Any, host_service_port: int) -> None:
     name = _name("share")
     create_function(lam, name, SHARE)
-    with ThreadPoolExecutor(2) as pool:
-        seen = list(pool.map(lambda _: _invoke(lam, name)[1], range(2)))
+    # The two invocations run at once (two environments): each returns only when both
+    # have written their file.
+    with running_barrier(host_service_port, 2) as url, ThreadPoolExecutor(2) as pool:
+        seen = list(pool.map(lambda _: _invoke(lam, name, {"barrier": url})[1], range(2)))
     assert all(len(files) == 1 for files in seen), seen
     assert seen[0] != seen[1]

@@ -105,12 +105,11 @@ def test_ember_deploy_invoke_ls_logs(server: Server, tmp_path: Path) -> None:
         "RUNTIME",
         "MEMORY",
         "TIMEOUT",
-        "STATE",
         "LAST",
         "MODIFIED",
     ]
     row = next(line.split() for line in listing if line.startswith(name + " "))
-    assert row[1:5] == ["python3.11", "256", "3", "Active"]  # update keeps what it omits
+    assert row[1:4] == ["python3.11", "256", "3"]  # update keeps what it omits
     logs = ember(server, "logs", name).stdout
     assert logs.count("from cli") == 2
     assert "REPORT RequestId:" in logs

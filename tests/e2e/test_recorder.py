@@ -7,7 +7,6 @@ from __future__ import annotations
 import json
 import socket
 import struct
-import time
 from typing import Any
 
 import pytest
@@ -101,8 +100,8 @@ def test_connections_still_open_do_not_hold_up_the_end() -> None:
         sock, answers = _connect(collector)
         sock.sendall(_line("f", 1))
         assert answers.readline() == b"ok\n"
-        started = time.monotonic()
-    assert time.monotonic() - started < 2
-    assert answers.readline() == b""  # the collector hung up
+    # Leaving the block returned (a collector that waited for this connection never ends:
+    # the client below has not hung up), and it hung up on the connection.
+    assert answers.readline() == b""
     answers.close()
     sock.close()

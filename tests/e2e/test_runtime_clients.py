@@ -38,20 +38,14 @@ BOOTSTRAP = '#!/bin/sh\nexec python3 -m awslambdaric "$_HANDLER"\n'
 def ric_zip(tmp_path_factory: pytest.TempPathFactory) -> bytes:
     """awslambdaric from PyPI vendored into the function, as a user would do it."""
     target = tmp_path_factory.mktemp("ric")
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--quiet",
-            "--target",
-            str(target),
-            "awslambdaric",
-        ],
-        check=True,
-        timeout=300,
-    )
+    install = [sys.executable, "-m", "pip", "install", "--quiet", "--target", str(target)]
+    # The package registry now and then answers "no versions" for a moment: try again.
+    for attempt in range(3):
+        done = subprocess.run([*install, "awslambdaric"], check=False, timeout=300)
+        if done.returncode == 0:
+            break
+        if attempt == 2:
+            done.check_returncode()
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
         for root, _, files in os.walk(target):

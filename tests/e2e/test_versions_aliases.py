@@ -188,6 +188,10 @@ def test_publish_flag_on_create_and_on_code_update(lam: Any) -> None:
         FunctionName=name, ZipFile=make_zip(code("two")), Publish=True
     )
     assert (updated["Version"], updated["FunctionArn"]) == ("2", f"{arn(name)}:2")
+    # As on AWS, the answer comes before the update is done; the version follows it.
+    lam.get_waiter("function_updated_v2").wait(
+        FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
+    )
     assert versions_of(lam, name) == ["$LATEST", "1", "2"]
     assert invoke(lam, name, "1")[1]["tag"] == "one"
     assert invoke(lam, name, "2")[1]["tag"] == "two"
@@ -203,7 +207,9 @@ def test_listing_versions_pages_in_order(server: Server, lam: Any) -> None:
 
     first = lam.list_versions_by_function(FunctionName=name, MaxItems=2)
     assert [v["Version"] for v in first["Versions"]] == ["$LATEST", "1"]
-    assert [v["FunctionArn"] for v in first["Versions"]] == [arn(name), f"{arn(name)}:1"]
+    # AWS lists $LATEST with its qualified ARN.
+    listed = [v["FunctionArn"] for v in first["Versions"]]
+    assert listed == [f"{arn(name)}:$LATEST", f"{arn(name)}:1"]
     second = lam.list_versions_by_function(
         FunctionName=name, MaxItems=2, Marker=first["NextMarker"]
     )

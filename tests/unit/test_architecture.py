@@ -4,7 +4,12 @@ What each package may import besides itself and the beside-files (errors, config
 clock, blocking). Differences from DESIGN.md's table are deliberate and named:
 - `invoke` reads function versions, aliases and concurrency settings from `control`
   (the table's "talks to" column lists only scheduler and store);
-- `cli` uses `control.codezip` to package a folder as Lambda would.
+- `control` writes reserved and provisioned concurrency into the scheduler's
+  `Reservations` (one table, read by throttling; the dependency points downward);
+- `cli` uses `control.codezip` to package a folder as Lambda would, and `control.keys` for
+  `ember keys` on the data dir;
+- `scheduler` takes the environments' role sessions from `protocols` (the issuer is handed
+  to it; environments put the credentials in their variables and revoke them at shutdown).
 """
 
 from __future__ import annotations
@@ -17,20 +22,25 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2] / "ember"
 BESIDE = {"errors", "config", "clock", "blocking"}
 ALLOWED: dict[str, set[str]] = {
-    "api": {"control", "invoke", "telemetry"},
-    "control": {"store", "runtimes"},
+    "api": {"control", "invoke", "telemetry", "protocols"},
+    "control": {"store", "runtimes", "scheduler"},
     "invoke": {"control", "scheduler", "store", "telemetry"},
-    "scheduler": {"sandbox", "runtime_api", "runtimes", "telemetry"},
+    "scheduler": {"sandbox", "runtime_api", "runtimes", "telemetry", "protocols"},
     "sandbox": set(),
     "runtime_api": set(),
     "runtimes": set(),
     "store": set(),
-    "telemetry": set(),
+    "telemetry": {"store"},
     "cli": {"server", "control"},
+    "protocols": set(),
 }
 # Beside-files other packages may not use: what runs inside environments and the
 # lowest layers stay free of the server's settings.
-NO_BESIDE = {"runtimes": BESIDE, "runtime_api": {"config", "blocking"}}
+NO_BESIDE = {
+    "runtimes": BESIDE,
+    "runtime_api": {"config", "blocking"},
+    "protocols": {"config", "blocking"},
+}
 
 
 def _imports(path: Path) -> set[str]:

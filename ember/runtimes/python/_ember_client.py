@@ -1,6 +1,6 @@
 """The runtime's HTTP/1.1 client for the Lambda Runtime API: one keep-alive connection.
 
-Part of Ember's Python runtime (see bootstrap.py): stdlib only, 3.10 syntax. Written on
+Part of Ember's Python runtime (see bootstrap.py): stdlib only, 3.8 syntax. Written on
 the C socket module rather than http.client, which imports email and ssl (~15 ms of every
 cold start) and parses each response's headers through email.feedparser (slow on the
 warm path). Its peer is the Runtime API server, local and known.

@@ -1,6 +1,6 @@
 """The context object a Python handler receives, attribute for attribute awslambdaric's.
 
-Part of Ember's Python runtime (see bootstrap.py): stdlib only, 3.10 syntax.
+Part of Ember's Python runtime (see bootstrap.py): stdlib only, 3.8 syntax.
 """
 
 import os

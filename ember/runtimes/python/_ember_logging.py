@@ -1,6 +1,6 @@
 """What function code sees of logging and stdout, and how its unhandled errors are logged.
 
-Part of Ember's Python runtime (see bootstrap.py): stdlib only, 3.10 syntax. Formats
+Part of Ember's Python runtime (see bootstrap.py): stdlib only, 3.8 syntax. Formats
 follow awslambdaric: the root handler's text and JSON lines, and the `[ERROR]` record
 of an unhandled exception.
 """

@@ -1,6 +1,6 @@
 """Init and the invoke loop of Ember's Python runtime, reporting errors as awslambdaric.
 
-Part of Ember's Python runtime (see bootstrap.py): stdlib only, 3.10 syntax. Reads top
+Part of Ember's Python runtime (see bootstrap.py): stdlib only, 3.8 syntax. Reads top
 to bottom as the lifecycle: `main()` sets up sys.path and output, imports `$_HANDLER`
 (or reports the init error and exits), then loops over `GET /invocation/next`.
 """
@@ -34,6 +34,9 @@ _NEXT = _API + b"/invocation/next"
 _JSON = b"application/json"
 _XRAY_HEADER_LIMIT = 1024 * 1024  # awslambdaric leaves out a larger X-Ray cause
 _HERE = os.path.dirname(__file__)
+
+# Set by Ember's server: the folder of the boto3/botocore copy every environment shares.
+SDK_VARIABLE = "_EMBER_SDK_DIR"
 
 MALFORMED_HANDLER_NAME = "Runtime.MalformedHandlerName"
 BUILT_IN_MODULE_CONFLICT = "Runtime.BuiltInModuleConflict"
@@ -85,14 +88,19 @@ def main() -> None:
 
 
 def _set_sys_path(task_root: str) -> None:
-    """Lambda's search path: the task root first, then the layers' folders."""
+    """Lambda's search path: the task root first, then the layers' folders, then the
+    runtime's boto3 and botocore (so a copy the function or a layer brings wins)."""
     pythonpath_set = "PYTHONPATH" in os.environ
+    # Where Ember's server put the shared SDK; not the function's business, so not kept.
+    sdk = os.environ.pop(SDK_VARIABLE, "")
     site_dirs = [task_root]
     if not pythonpath_set:
         # Lambda leaves the layer folders out when the function sets its own PYTHONPATH.
         layer_site = "/opt/python/lib/python%d.%d/site-packages" % sys.version_info[:2]
-        sys.path[0:0] = [layer_site, "/opt/python"]
+        sys.path[0:0] = [layer_site, "/opt/python", *([sdk] if sdk else [])]
         site_dirs += [layer_site, "/opt/python"]
+    elif sdk:
+        sys.path.append(sdk)  # after the function's own PYTHONPATH and the stdlib
     sys.path.insert(0, task_root)
     # Lambda makes these site directories, so their .pth files count; `site` is only
     # worth importing when there is one.
@@ -107,7 +115,8 @@ def _set_sys_path(task_root: str) -> None:
             site.addsitedir(directory)
     runtime_dir = os.environ.get("LAMBDA_RUNTIME_DIR")
     if not pythonpath_set and runtime_dir:
-        os.environ["PYTHONPATH"] = runtime_dir  # for child Pythons, as on Lambda
+        # For child Pythons, as on Lambda (whose /var/runtime holds boto3 too).
+        os.environ["PYTHONPATH"] = runtime_dir + (":" + sdk if sdk else "")
 
 
 def _get_handler(handler: str) -> "Handler":

@@ -1,11 +1,11 @@
 """Ember's Python runtime: the program that runs function code inside an environment.
 
-Started as `<python3.X> -S -B bootstrap.py` for Runtime python3.10 to python3.13. It
+Started as `<python3.X> -S -B bootstrap.py` for Runtime python3.8 to python3.14. It
 owns init (sys.path, importing `$_HANDLER`, init errors), the invoke loop against the
 Lambda Runtime API 2018-06-01 at `$AWS_LAMBDA_RUNTIME_API`, the context object, and
 what function code sees of stdout and logging; every shape a function or its caller can
 observe follows awslambdaric, AWS's own Python runtime client. It runs on every
-supported interpreter with `site` off: stdlib only, 3.10 syntax, no `ember` imports.
+supported interpreter with `site` off: stdlib only, 3.8 syntax, no `ember` imports.
 
 This file only starts the `_ember_*` modules beside it: a script is compiled on every
 run (3-5 ms of each cold start), an imported module's bytecode is cached. Precompile

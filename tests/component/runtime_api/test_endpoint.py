@@ -10,6 +10,7 @@ import asyncio
 import contextlib
 import http.client
 import json
+import socket
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable
 from dataclasses import dataclass, replace
 
@@ -830,5 +831,32 @@ def test_malformed_request_gets_400_and_close(run: Callable[[Scenario], None]) -
             answer = await client.receive()
             assert (answer.status, answer.headers["connection"]) == (400, "close")
             assert await client.at_eof()
+
+    run(scenario)
+
+
+def test_start_on_serves_a_socket_made_by_the_caller(run: Callable[[Scenario], None]) -> None:
+    """As an environment's network namespace hands it over: a listening socket made
+    elsewhere; the endpoint owns (and closes) it from then on."""
+
+    async def scenario() -> None:
+        sock = socket.create_server(("127.0.0.1", 0))
+        endpoint = RuntimeEndpoint()
+        address = await endpoint.start_on(sock)
+        assert address == f"127.0.0.1:{sock.getsockname()[1]}"
+        with socket.create_server(("127.0.0.1", 0)) as second, pytest.raises(RuntimeError):
+            await endpoint.start_on(second)
+        try:
+            async with RuntimeClient.connect(address) as client, asyncio.TaskGroup() as tg:
+                polled = tg.create_task(client.request("GET", NEXT))
+                assert await endpoint.wait_ready() is None
+                invoked = tg.create_task(endpoint.invoke(invocation(1)))
+                assert (await polled).status == 200
+                path = response_path(invocation(1).request_id)
+                assert (await client.request("POST", path, b"{}")).status == 202
+                assert (await invoked).body == b"{}"
+        finally:
+            await endpoint.close()
+        assert sock.fileno() == -1
 
     run(scenario)

@@ -57,3 +57,20 @@ def test_query_values_are_converted_and_checked() -> None:
 def test_wrong_json_type_is_reported() -> None:
     with pytest.raises(ValidationError, match="memorySize"):
         validate("UpdateFunctionConfiguration", {"FunctionName": "f", "MemorySize": "lots"})
+
+
+def test_every_violation_is_reported_at_once_in_model_order() -> None:
+    """Lambda's own bounds (memory 128-10240 MB, timeout 1-900 s) join the model's checks
+    in the one ValidationException, in the order of the request's members."""
+    with pytest.raises(ValidationError) as info:
+        validate(
+            "CreateFunction",
+            {"FunctionName": "f", "Role": "r1", "Code": {}, "Timeout": 0, "MemorySize": 20000},
+        )
+    message = info.value.message
+    assert message.startswith("3 validation errors detected: Value 'r1' at 'role' failed")
+    assert message.endswith(
+        "; Value '0' at 'timeout' failed to satisfy constraint: Member must have value greater "
+        "than or equal to 1; Value '20000' at 'memorySize' failed to satisfy constraint: "
+        "Member must have value less than or equal to 10240"
+    )

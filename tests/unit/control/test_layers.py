@@ -20,7 +20,7 @@ from ember.errors import (
     ResourceConflictError,
     ResourceNotFoundError,
 )
-from ember.store import BlobStore, MetadataStore
+from ember.store import BlobStore, DataLayout, MetadataStore
 
 T = TypeVar("T")
 ARN = "arn:aws:lambda:us-east-1:000000000000:layer:"
@@ -35,10 +35,11 @@ def run(step: Callable[[], Awaitable[T]]) -> T:
 
 @pytest.fixture
 def service(tmp_path: Path) -> LayerService:
-    settings = Settings(data_dir=tmp_path)
+    layout = DataLayout.at(tmp_path)
     return LayerService(
-        settings, MetadataStore(settings.db_path), BlobStore(settings.blob_dir), ManualClock()
-    )
+        Settings(data_dir=tmp_path), MetadataStore(layout.metadata), BlobStore(layout.blobs),
+        ManualClock(), layout=layout,
+    )  # fmt: skip
 
 
 def _zip(text: str = "x") -> bytes:
@@ -66,7 +67,7 @@ def test_versions_count_up_and_survive_deletion_as_tombstones(
         # A fresh service reads the same state back.
         again = LayerService(
             Settings(data_dir=tmp_path), MetadataStore(tmp_path / "ember.db"),
-            BlobStore(tmp_path / "blobs"), ManualClock(),
+            BlobStore(tmp_path / "blobs"), ManualClock(), layout=DataLayout.at(tmp_path),
         )  # fmt: skip
         await again.load()
         assert [v.version for v in again.versions("lib")] == [3, 1]

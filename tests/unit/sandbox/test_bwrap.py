@@ -23,7 +23,9 @@ def test_namespaces_mounts_and_tmp() -> None:
     )
     for flag in ("--unshare-pid", "--unshare-ipc", "--unshare-uts", "--die-with-parent"):
         assert flag in args
-    assert "--unshare-net" not in args  # the Runtime API is on the host's loopback
+    # Ember makes each environment's network namespace itself (its Runtime API is inside).
+    assert "--unshare-net" not in args
+    assert "--clearenv" in args  # the program's variables come only through --args
     assert "--unshare-user" not in args  # root drops to the sandbox user with setpriv
     assert args[args.index("--info-fd") + 1] == "17"
     binds = _pairs(args, "--ro-bind")
@@ -69,3 +71,16 @@ def test_identity_files(tmp_path: Path) -> None:
     assert "sbx_user1051:x:990:" in group.read_text()
     assert passwd.stat().st_mode & 0o777 == 0o644
     assert bwrap.write_identity_files(tmp_path) == (passwd, group)  # idempotent
+
+
+def test_the_environment_comes_through_a_pipe_and_hosts_is_ours() -> None:
+    args = bwrap.command(
+        "bwrap", binds=[], identity=None, tmp_bytes=1, cwd="/", info_fd=3, unprivileged=False,
+        env_fd=12, hosts=Path("/s/etc/hosts"),
+    )  # fmt: skip
+    assert args[args.index("--args") + 1] == "12"
+    binds = _pairs(args, "--ro-bind") + _pairs(args, "--ro-bind-try")
+    assert [source for source, target in binds if target == "/etc/hosts"] == ["/s/etc/hosts"]
+    assert bwrap.environment_args({"A": "1", "B": "x y"}) == (
+        b"--setenv\0A\0001\0--setenv\0B\0x y\0"
+    )

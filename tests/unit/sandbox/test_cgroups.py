@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pytest
@@ -70,3 +71,60 @@ def test_guarantees_name_what_stands_in() -> None:
     assert host.rlimits
     assert "plain processes (not installed)" in host.summary()
     assert all(not g.held for g in Capabilities(mode=Isolation.NONE, cores=1).guarantees())
+
+
+def _v1_group(tmp_path: Path, name: str = "g") -> cgroups.V1Group:
+    dirs = {c: tmp_path / c / name for c in cgroups.V1_CONTROLLERS}
+    for directory in dirs.values():
+        directory.mkdir(parents=True)
+        (directory / "cgroup.procs").write_text("")
+    (dirs["freezer"] / "freezer.state").write_text("THAWED")
+    (dirs["memory"] / "memory.max_usage_in_bytes").write_text("")  # unreadable as a number
+    (dirs["memory"] / "memory.usage_in_bytes").write_text(str(42 << 20))
+    (dirs["memory"] / "memory.failcnt").write_text("3")
+    return cgroups.V1Group(name, dirs)
+
+
+def test_oom_counter_falls_back_to_the_limit_hits(tmp_path: Path) -> None:
+    """Without memory.oom_control's oom_kill (old kernels, or a failed read) an OOM kill
+    is still seen: the group hit its limit."""
+    group = _v1_group(tmp_path)
+    assert group.oom_kills() == 3  # memory.oom_control is missing: failcnt stands in
+    (tmp_path / "memory" / "g" / "memory.oom_control").write_text("oom_kill_disable 0\n")
+    assert group.oom_kills() == 3  # no oom_kill line (before Linux 4.13)
+    (tmp_path / "memory" / "g" / "memory.oom_control").write_text("oom_kill 1\n")
+    assert group.oom_kills() == 1
+    (tmp_path / "memory" / "g" / "memory.oom_control").unlink()
+    (tmp_path / "memory" / "g" / "memory.failcnt").unlink()
+    with pytest.raises(cgroups.CgroupError):
+        group.oom_kills()  # nothing to tell by: the caller decides, it is not "no"
+
+
+def test_peak_memory_falls_back_to_the_current_use(tmp_path: Path) -> None:
+    group = _v1_group(tmp_path)
+    assert group.peak_bytes() == 42 << 20
+    (tmp_path / "memory" / "g" / "memory.usage_in_bytes").unlink()
+    with pytest.raises(cgroups.CgroupError):
+        group.peak_bytes()  # never a silent 0
+
+
+def test_pids_fall_back_to_other_controllers_then_to_proc(tmp_path: Path) -> None:
+    group = _v1_group(tmp_path)
+    (tmp_path / "pids" / "g" / "cgroup.procs").unlink()
+    (tmp_path / "pids" / "g" / "cgroup.procs").mkdir()  # reading it fails
+    (tmp_path / "freezer" / "g" / "cgroup.procs").write_text("7\n8\n")
+    assert group.pids() == [7, 8]
+    # Every listing unreadable: the processes that /proc says are in the group.
+    own = [
+        line.rsplit("/", 1)[1]
+        for line in Path("/proc/self/cgroup").read_text().splitlines()
+        if line.rsplit("/", 1)[1]
+    ]
+    if not own:
+        pytest.skip("this process sits in root cgroups only")
+    mine = _v1_group(tmp_path / "mine", own[0])
+    for controller in cgroups.V1_CONTROLLERS:
+        procs = tmp_path / "mine" / controller / own[0] / "cgroup.procs"
+        procs.unlink()
+        procs.mkdir()
+    assert os.getpid() in mine.pids()

@@ -14,7 +14,7 @@ PYTHON = RuntimeSpec("python3.12", "/opt/py/3.12/bin/python3.12")
 
 def _spec(code: Path, **changes: object) -> EnvironmentSpec:
     values: dict[str, object] = {
-        "function_name": "fn", "version": "$LATEST", "function_arn": "arn:fn",
+        "function_name": "fn", "version": "$LATEST",
         "revision_id": "r", "runtime": "python3.12", "handler": "app.handler",
         "memory_size": 256, "timeout": 3, "environment": {"MINE": "1"},
         "code_path": str(code), "log_group": "/aws/lambda/fn", "ephemeral_storage": 1024,
@@ -81,3 +81,47 @@ def test_plain_processes_see_host_paths_and_find_layers_through_pythonpath(tmp_p
     assert plan.sandbox.env["PYTHONPATH"] == (
         f"{opt}/python/lib/python3.12/site-packages:{opt}/python"
     )
+
+
+def test_python_runtimes_get_the_shared_sdk_read_only(tmp_path: Path) -> None:
+    """boto3/botocore: bound at /var/runtime-sdk (sandboxed) or found where they are."""
+    with_sdk = RuntimeSpec("python3.12", "/opt/py/3.12/bin/python3.12", "/srv/sdk")
+    sandboxed = layout.plan(_spec(tmp_path), with_sdk, _ctx(True)).sandbox
+    assert ("/srv/sdk", "/var/runtime-sdk") in sandboxed.binds
+    assert sandboxed.env["_EMBER_SDK_DIR"] == "/var/runtime-sdk"
+    plain = layout.plan(_spec(tmp_path), with_sdk, _ctx(False)).sandbox
+    assert plain.env["_EMBER_SDK_DIR"] == "/srv/sdk"
+    # Not for `provided` (Lambda's OS-only runtimes have no SDK), not where none is installed.
+    provided = RuntimeSpec("provided.al2023", "/usr/bin/python3", "/srv/sdk")
+    spec = _spec(tmp_path, runtime="provided.al2023")
+    assert "_EMBER_SDK_DIR" not in layout.plan(spec, provided, _ctx(True)).sandbox.env
+    assert "_EMBER_SDK_DIR" not in layout.plan(_spec(tmp_path), PYTHON, _ctx(True)).sandbox.env
+
+
+def test_an_own_network_namespace_goes_with_its_hosts_file_and_aws_endpoint(
+    tmp_path: Path,
+) -> None:
+    ctx = layout.Context(
+        sandboxed=True, region="us-east-1", bin_dir=Path("/data/bin"), opt_dir=None,
+        address="127.0.0.1:9001", stream="s", netns=7, hosts=Path("/s/etc/hosts"),
+        aws_endpoint="http://host.ember.internal:9001",
+    )  # fmt: skip
+    sandbox = layout.plan(_spec(tmp_path), PYTHON, ctx).sandbox
+    assert (sandbox.netns, sandbox.hosts) == (7, Path("/s/etc/hosts"))
+    assert sandbox.env["AWS_ENDPOINT_URL"] == "http://host.ember.internal:9001"
+    assert sandbox.env["AWS_LAMBDA_RUNTIME_API"] == "127.0.0.1:9001"
+    # A function may point its SDK elsewhere (AWS_ENDPOINT_URL is not reserved on Lambda).
+    mine = _spec(tmp_path, environment={"AWS_ENDPOINT_URL": "http://elsewhere:1"})
+    assert layout.plan(mine, PYTHON, ctx).sandbox.env["AWS_ENDPOINT_URL"] == "http://elsewhere:1"
+
+
+def test_the_role_credentials_are_reserved_variables(tmp_path: Path) -> None:
+    creds = {"AWS_ACCESS_KEY_ID": "ASIAX", "AWS_SECRET_ACCESS_KEY": "s", "AWS_SESSION_TOKEN": "t"}
+    ctx = layout.Context(
+        sandboxed=True, region="us-east-1", bin_dir=Path("/data/bin"), opt_dir=None,
+        address="127.0.0.1:9001", stream="s", credentials=creds,
+    )  # fmt: skip
+    mine = _spec(tmp_path, environment={"AWS_ACCESS_KEY_ID": "AKIAMINE", "MINE": "1"})
+    env = layout.plan(mine, PYTHON, ctx).sandbox.env
+    assert {name: env[name] for name in creds} == creds
+    assert env["MINE"] == "1"
