@@ -17,8 +17,8 @@ import tempfile
 import uuid
 from pathlib import Path
 
-from bench.measure import invoke_once, loadgen, paced_invokes, percentile, spread
-from bench.server import BenchServer, deploy, new_revision, serve
+from bench.measure import loadgen, paced_invokes, percentile, spread
+from bench.server import BenchServer, cold_starts, deploy, serve
 
 HANDLER = "def handler(event, context):\n    return {'ok': True}\n"
 MEMORY = 1769
@@ -29,15 +29,6 @@ def _deploy(server: BenchServer) -> str:
     name = f"bench-iso-{uuid.uuid4().hex[:6]}"
     deploy(server.client(), name, HANDLER, MemorySize=MEMORY)
     return name
-
-
-def _cold_starts(server: BenchServer, name: str, rounds: int) -> list[float]:
-    lam = server.client()
-    samples = []
-    for i in range(rounds):
-        new_revision(lam, name, i)
-        samples.append(invoke_once(server.endpoint, name))
-    return samples
 
 
 def isolation_rows(sandboxed: BenchServer, summary: str) -> list[Row]:
@@ -54,7 +45,7 @@ def isolation_rows(sandboxed: BenchServer, summary: str) -> list[Row]:
         idle: dict[str, list[float]] = {kind: [] for kind in servers}
         for _ in range(5):
             for kind, server in servers.items():
-                colds[kind] += _cold_starts(server, names[kind], max(1, rounds // 5))
+                colds[kind] += cold_starts(server, names[kind], max(1, rounds // 5))
                 path = f"/2015-03-31/functions/{names[kind]}/invocations"
                 warm[kind].append(loadgen(server.port, path, 1, seconds / 5)["p50"])
                 idle[kind] += paced_invokes(server.port, names[kind], 40, gap=0.01)

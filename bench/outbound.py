@@ -18,8 +18,8 @@ import time
 import uuid
 from pathlib import Path
 
-from bench.measure import invoke_once, loadgen, percentile, spread
-from bench.server import BenchServer, deploy, new_revision, serve
+from bench.measure import loadgen, percentile, spread
+from bench.server import cold_starts, deploy, serve
 from ember.sandbox import Isolation, network, probe
 from ember.sandbox.outbound import Outbound
 
@@ -58,15 +58,6 @@ def outbound_available() -> bool:
             host.close()
 
 
-def _cold_starts(server: BenchServer, name: str, rounds: int) -> list[float]:
-    lam = server.client()
-    found = []
-    for i in range(rounds):
-        new_revision(lam, name, i)
-        found.append(invoke_once(server.endpoint, name))
-    return found
-
-
 def outbound_rows() -> list[Row]:
     count = int(os.environ.get("BENCH_SETUP_ROUNDS", "60"))
     rounds = int(os.environ.get("BENCH_COLD_ROUNDS", "30"))
@@ -99,7 +90,7 @@ def outbound_rows() -> list[Row]:
         warm: dict[str, list[float]] = {kind: [] for kind in servers}
         for _ in range(5):
             for kind, server in servers.items():
-                colds[kind] += _cold_starts(server, names[kind], max(1, rounds // 5))
+                colds[kind] += cold_starts(server, names[kind], max(1, rounds // 5))
                 path = f"/2015-03-31/functions/{names[kind]}/invocations"
                 warm[kind].append(loadgen(server.port, path, 1, seconds / 5)["p50"])
     cold_added = statistics.median(colds["on"]) - statistics.median(colds["off"])

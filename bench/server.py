@@ -23,6 +23,8 @@ from typing import Any
 import boto3
 from botocore.config import Config
 
+from bench.measure import invoke_once
+
 ROLE = "arn:aws:iam::000000000000:role/bench"
 RUNTIME = f"python{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -113,3 +115,14 @@ def new_revision(lam: Any, name: str, i: int) -> None:
     lam.get_waiter("function_updated_v2").wait(
         FunctionName=name, WaiterConfig={"Delay": 0.05, "MaxAttempts": 600}
     )
+
+
+def cold_starts(server: BenchServer, name: str, rounds: int) -> list[float]:
+    """ms of the first invoke after each of `rounds` configuration changes (each a new
+    revision, so each a new environment's Init)."""
+    lam = server.client()
+    samples = []
+    for i in range(rounds):
+        new_revision(lam, name, i)
+        samples.append(invoke_once(server.endpoint, name))
+    return samples
