@@ -9,7 +9,7 @@ SDK_VERSION ?= 1.44.8
 HOST   ?= 127.0.0.1
 PORT   ?= 9001
 
-.PHONY: install sandbox-tools python-sdk run test flake lint typecheck unit e2e bench clean
+.PHONY: install sandbox-tools python-sdk test-wheels run test flake lint typecheck unit e2e bench clean
 
 $(STAMP): pyproject.toml
 	@$(PYTHON) -c 'import sys; sys.exit(0 if sys.version_info >= (3, 11) else "Ember needs Python 3.11 or newer (set PYTHON=...)")'
@@ -18,7 +18,7 @@ $(STAMP): pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
-install: $(STAMP) sandbox-tools python-sdk
+install: $(STAMP) sandbox-tools python-sdk test-wheels
 
 # One pure-Python copy for every python3.x, bound read-only into environments and put on
 # sys.path after the function's code and layers; bytecode written for each interpreter.
@@ -29,6 +29,16 @@ $(SDK)/.installed-$(SDK_VERSION): | $(STAMP)
 	$(BIN)/python -m pip install --quiet --no-compile --target $(SDK).tmp boto3==$(SDK_VERSION)
 	rm -rf $(SDK) && mv $(SDK).tmp $(SDK)
 	$(BIN)/python -c 'from ember.runtimes import RuntimeCatalog; RuntimeCatalog.discover().precompile()'
+	touch $@
+
+# AWS's runtime interface client, downloaded once for the test that vendors it into a
+# function as a user would: the suite then installs it from here, not from the network.
+WHEELS := $(VENV)/share/ember/test-wheels
+RIC_VERSION ?= 4.2.2
+test-wheels: $(WHEELS)/.awslambdaric-$(RIC_VERSION)
+
+$(WHEELS)/.awslambdaric-$(RIC_VERSION): | $(STAMP)
+	$(BIN)/python -m pip download --quiet --dest $(WHEELS) awslambdaric==$(RIC_VERSION)
 	touch $@
 
 # bubblewrap gives environments their namespaces (setpriv, from util-linux, drops root).
