@@ -29,7 +29,7 @@ from typing import Any
 import pytest
 
 from ember.sandbox import Isolation, probe
-from tests.e2e.harness import REPO, Server, make_zip, run_server, wait_until
+from tests.e2e.harness import REPO, Server, create_function, make_zip, run_server, wait_until
 
 pytestmark = pytest.mark.e2e
 
@@ -167,15 +167,7 @@ def handler(event, context):
 
 
 def _deploy(server: Server, name: str, code: str, **kwargs: Any) -> None:
-    lam = server.client()
-    lam.create_function(
-        FunctionName=name, Runtime="python3.11", Role="arn:aws:iam::000000000000:role/x",
-        Handler="app.handler", Code={"ZipFile": make_zip({"app.py": code})}, Timeout=30,
-        **kwargs,
-    )  # fmt: skip
-    lam.get_waiter("function_active_v2").wait(
-        FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
-    )
+    create_function(server.client(), name, code, Timeout=30, **kwargs)
 
 
 def _invoke(server: Server, name: str, event: Any = None) -> Any:

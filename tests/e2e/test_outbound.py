@@ -21,7 +21,7 @@ import pytest
 
 from ember.sandbox import Isolation, probe
 from tests import testhost
-from tests.e2e.harness import REPO, Server, make_zip, run_server
+from tests.e2e.harness import REPO, Server, create_function, run_server
 
 pytestmark = pytest.mark.e2e
 
@@ -83,14 +83,7 @@ def handler(event, context):
 
 
 def _deploy(server: Server, name: str) -> None:
-    lam = server.client()
-    lam.create_function(
-        FunctionName=name, Runtime="python3.11", Role="arn:aws:iam::000000000000:role/x",
-        Handler="app.handler", Code={"ZipFile": make_zip({"app.py": PROBE})}, Timeout=60,
-    )  # fmt: skip
-    lam.get_waiter("function_active_v2").wait(
-        FunctionName=name, WaiterConfig={"Delay": 1, "MaxAttempts": 30}
-    )
+    create_function(server.client(), name, PROBE, Timeout=60)
 
 
 def _invoke(server: Server, name: str, event: Any) -> Any:
