@@ -15,19 +15,51 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from bench.apis import apis_rows
 from bench.auth import auth_rows
+from bench.authorizers import authorizers_rows
+from bench.dynamodb import dynamodb_rows
 from bench.environments import environment_rows
+from bench.images import images_rows
 from bench.isolation import isolation_rows
+from bench.java import java_rows
+from bench.kinesis import kinesis_rows
 from bench.measure import loadgen
+from bench.metrics import metrics_rows
+from bench.nodejs import nodejs_rows
+from bench.observability import observability_rows
 from bench.outbound import outbound_available, outbound_rows
+from bench.policies import policies_rows
+from bench.prestart import prestart_rows
+from bench.queues import queues_rows
+from bench.rules import rules_rows
 from bench.server import BenchServer, deploy, serve
+from bench.snapstart import snapstart_rows
+from bench.sources import sources_rows
+from bench.streaming import streaming_rows
+from bench.urls import urls_rows
+from bench.warmpath import warmpath_rows
 from ember.sandbox import Isolation, probe
 
 HANDLER = "def handler(event, context):\n    return {'ok': True}\n"
 Row = tuple[str, str, str]
+
+
+def section(name: str, rows: Callable[[], list[Row]]) -> list[Row]:
+    """One group of rows; a group that fails says so in the table instead of ending the run
+    (the other groups' figures are still worth having), and the run exits non-zero."""
+    try:
+        return rows()
+    except Exception as exc:  # reported in the table and by the exit code
+        FAILED.append(name)
+        return [(f"{name}: FAILED", type(exc).__name__, str(exc)[:120])]
+
+
+FAILED: list[str] = []
 
 
 def floor_direct_call() -> float:
@@ -137,6 +169,27 @@ def main() -> None:
             server, lambda p, clients, secs: loadgen(server.port, p, clients, secs)
         )
         rows += async_rows(server, seconds)
+        # The front doors, beside the Invoke API rows above.
+        rows += section("warm path", lambda: warmpath_rows(server, seconds))
+        rows += section("streaming", lambda: streaming_rows(server))
+        # Runtimes beyond Python, each beside its floor.
+        rows += section("nodejs", lambda: nodejs_rows(server))
+        rows += section("java", lambda: java_rows(server))
+        rows += section("images", lambda: images_rows(server))
+        rows += section("prestart", lambda: prestart_rows(server))
+        rows += section("snapstart", lambda: snapstart_rows(server))
+        rows += section("metrics", lambda: metrics_rows(server))
+        rows += section("observability", lambda: observability_rows(server))
+        rows += section("queues", lambda: queues_rows(server, seconds))
+        rows += section("dynamodb", lambda: dynamodb_rows(server, seconds))
+    # Groups that start a server of their own (flags such as --host-access, or a clean one).
+    rows += section("urls", urls_rows)
+    rows += section("apis", apis_rows)
+    rows += section("authorizers", authorizers_rows)
+    rows += section("policies", policies_rows)
+    rows += section("sources", sources_rows)
+    rows += section("kinesis", kinesis_rows)
+    rows += section("rules", rules_rows)
     if outbound_available():  # what the namespace and veth + NAT add (root, bwrap, nftables)
         rows += outbound_rows()
     print(f"\nEmber benchmarks — {platform.machine()}, {os.cpu_count()} CPUs, "
@@ -145,6 +198,8 @@ def main() -> None:
     print(f"{'measure'.ljust(width)}  {'ember':>18}  floor / detail")
     for name, value, floor in rows:
         print(f"{name.ljust(width)}  {value:>18}  {floor}")
+    if FAILED:
+        sys.exit(f"bench: {', '.join(FAILED)} failed (see the table)")
 
 
 if __name__ == "__main__":

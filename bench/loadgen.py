@@ -12,6 +12,17 @@ import sys
 import time
 
 
+async def read_answer(reader: asyncio.StreamReader) -> tuple[bytes, bytes]:
+    """One HTTP/1.1 answer off a keep-alive connection: its head and its Content-Length
+    body."""
+    head = await reader.readuntil(b"\r\n\r\n")
+    length = 0
+    for line in head.split(b"\r\n"):
+        if line[:15].lower() == b"content-length:":
+            length = int(line[15:])
+    return head, await reader.readexactly(length) if length else b""
+
+
 async def _client(
     host: str,
     port: int,
@@ -25,13 +36,7 @@ async def _client(
         while time.perf_counter() < deadline:
             start = time.perf_counter()
             writer.write(request)
-            head = await reader.readuntil(b"\r\n\r\n")
-            length = 0
-            for line in head.split(b"\r\n"):
-                if line[:15].lower() == b"content-length:":
-                    length = int(line[15:])
-            if length:
-                await reader.readexactly(length)
+            head, _ = await read_answer(reader)
             if not head.startswith(ok):
                 raise RuntimeError(head.decode(errors="replace"))
             latencies.append((time.perf_counter() - start) * 1e6)

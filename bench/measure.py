@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import http.client
 import json
 import statistics
@@ -35,6 +36,33 @@ def invoke_once(endpoint: str, name: str) -> float:
         response.read()
         assert "X-Amz-Function-Error" not in response.headers
     return (time.perf_counter() - start) * 1000
+
+
+def invoke_tail(
+    endpoint: str, name: str, field: str, qualifier: str | None = None
+) -> tuple[float, float | None]:
+    """(ms of one synchronous invoke on a new connection, the REPORT line's `field` in ms,
+    e.g. "Init Duration" or "Restore Duration", read from its LogType Tail; None when the
+    REPORT has no such field)."""
+    query = f"?Qualifier={qualifier}" if qualifier else ""
+    request = urllib.request.Request(
+        f"{endpoint}/2015-03-31/functions/{name}/invocations{query}",
+        data=b"{}",
+        method="POST",
+        headers={"X-Amz-Log-Type": "Tail"},
+    )
+    start = time.perf_counter()
+    with urllib.request.urlopen(request) as response:
+        response.read()
+        elapsed = (time.perf_counter() - start) * 1000
+        if "X-Amz-Function-Error" in response.headers:
+            raise RuntimeError(f"{name}{':' + qualifier if qualifier else ''} failed")
+        tail = base64.b64decode(response.headers.get("X-Amz-Log-Result", "")).decode()
+    reported = None
+    for line in tail.splitlines():
+        if line.startswith("REPORT") and f"{field}:" in line:
+            reported = float(line.split(f"{field}:")[1].split("ms")[0])
+    return elapsed, reported
 
 
 def paced_invokes(port: int, name: str, count: int, gap: float) -> list[float]:

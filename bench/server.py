@@ -38,14 +38,16 @@ class BenchServer:
     def endpoint(self) -> str:
         return f"http://127.0.0.1:{self.port}"
 
-    def client(self) -> Any:
+    def client(self, service: str = "lambda", **config: Any) -> Any:
+        """A boto3 client of `service` on this server (no retries: a bench counts every
+        call); `config`: more botocore Config options (max_pool_connections=…)."""
         return boto3.client(
-            "lambda",
+            service,
             endpoint_url=self.endpoint,
             region_name="us-east-1",
             aws_access_key_id="bench",
             aws_secret_access_key="bench",
-            config=Config(retries={"total_max_attempts": 1}, read_timeout=300),
+            config=Config(retries={"total_max_attempts": 1}, read_timeout=300, **config),
         )
 
 

@@ -22,6 +22,10 @@ class Settings:
     account_id: str = "000000000000"
     # Extra interpreters for runtimes, e.g. {"python3.12": "/opt/py312/bin/python3.12"}.
     interpreters: tuple[tuple[str, str], ...] = ()
+    # Extra node binaries for nodejs runtimes, as (major, path): (("22", "/opt/node22/bin/node"),).
+    node_binaries: tuple[tuple[str, str], ...] = ()
+    # Extra `java` binaries for java runtimes, as (major, path): (("21", "/opt/jdk21/bin/java"),).
+    jdks: tuple[tuple[str, str], ...] = ()
     # The account's concurrency limit (Lambda's default quota: 1,000).
     concurrency_limit: int = 1000
     # New environments one function may add per `scale_window` seconds (Lambda: 1,000/10 s).
@@ -35,10 +39,15 @@ class Settings:
     # Multiplies every asynchronous-invocation delay (retry waits, backoff, maximum event
     # age); tests run Lambda's minutes-long schedule at e.g. 0.01.
     async_delay_scale: float = 1.0
+    # Multiplies EventBridge rate(...) schedule periods; tests fire rate(1 minute) at e.g.
+    # 0.02 (every 1.2 s). cron(...) schedules keep their wall-clock times.
+    schedule_scale: float = 1.0
     # Asynchronous events invoked at once, across functions (the dispatcher's bound).
     async_concurrency: int = 32
     # Log bytes kept per log group (per function): past it the oldest events go.
     function_log_limit: int = 64 << 20
+    # Seconds one-minute metric points are kept (CloudWatch keeps them 15 days).
+    metrics_retention: float = 15 * 86400.0
     # Who may call the API: "sigv4" (requests signed with a key from `ember keys`) or
     # "none" (open). Environments' own credentials are checked either way.
     auth: str = "none"
@@ -52,6 +61,18 @@ class Settings:
     # Processes and threads of all environments together (pids.max of the cgroup above
     # theirs); None: 3/4 of the host's pid_max less what runs now (see sandbox/cgroups.py).
     pids_total: int | None = None
+    # Sandboxes kept started per Python runtime for cold starts (scheduler/prestart.py).
+    prestart: int = 0
+    # The domain under which function URLs (<id>.lambda-url.<region>.<domain>) and HTTP APIs
+    # (<id>.execute-api.<domain>) are named: `localhost` resolves to loopback in browsers and
+    # curl; a real wildcard domain (its DNS pointing at this host) serves a network.
+    domain: str = "localhost"
+    # OTLP/HTTP collector (e.g. http://127.0.0.1:4318) that sampled invocations' spans go to;
+    # "" sends none (and the OpenTelemetry SDK is never imported).
+    otlp_endpoint: str = ""
+    # Ember's own log on stderr (telemetry/oplog.py): its level, and text or JSON lines.
+    log_level: str = "warning"
+    log_format: str = "text"
 
     @property
     def on_loopback(self) -> bool:

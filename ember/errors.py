@@ -16,6 +16,7 @@
     ├── CodeVerificationFailedError          (400, User)     Enforce, and no verifiable signature
     ├── ResourceConflictError                (409, User)
     ├── PreconditionFailedError              (412, User)
+    ├── PolicyLengthExceededError            (400, User)     a resource policy over 20 KB
     ├── RequestTooLargeError                 (413, User)
     ├── RequestEntityTooLargeError           (413, User)
     ├── TooManyRequestsError                 (429, User)     carries Reason
@@ -133,6 +134,12 @@ class ResourceConflictError(LambdaError):
 class PreconditionFailedError(LambdaError):
     code = "PreconditionFailedException"
     status = 412
+    fault = "User"
+
+
+class PolicyLengthExceededError(LambdaError):
+    code = "PolicyLengthExceededException"
+    status = 400
     fault = "User"
 
 

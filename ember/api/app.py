@@ -13,7 +13,6 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from ember.api.auth import Guard
 from ember.api.code_signing import CodeSigningRoutes
 from ember.api.concurrency import ConcurrencyRoutes
 from ember.api.downloads import DownloadRoutes
@@ -25,9 +24,15 @@ from ember.api.invocations import InvokeHandler, is_invoke
 from ember.api.invoke_async import InvokeAsyncRoute
 from ember.api.layers import LayerRoutes
 from ember.api.logs import LogsApi
+from ember.api.mappings import MappingRoutes
+from ember.api.policies import PolicyRoutes
+from ember.api.recursion import RecursionRoutes
 from ember.api.references import References
 from ember.api.runtime_management import RuntimeManagementRoutes
 from ember.api.status import StatusRoutes
+from ember.api.streaming import StreamingRoutes
+from ember.api.tags import TagRoutes
+from ember.api.urls import UrlRoutes
 from ember.api.versions import VersionRoutes
 from ember.clock import Clock, SystemClock
 from ember.config import Settings
@@ -36,14 +41,17 @@ from ember.control.aliases import AliasService
 from ember.control.code_signing import CodeSigningConfigs
 from ember.control.concurrency import ConcurrencyService
 from ember.control.event_invoke import EventInvokeConfigs
-from ember.control.keys import AccessKeys
 from ember.control.layers import LayerService
+from ember.control.mappings import MappingService
+from ember.control.policies import PolicyService
+from ember.control.recursion import RecursionConfigs
 from ember.control.runtime_management import RuntimeManagementConfigs
+from ember.control.tags import TagService
+from ember.control.urls import FunctionUrls
 from ember.errors import LambdaError, UnknownOperationError
 from ember.invoke import Invoker
 from ember.invoke.dispatcher import Dispatcher
 from ember.invoke.intake import EventIntake
-from ember.protocols import SessionIssuer
 from ember.protocols.links import LinkSigner
 from ember.telemetry import LogStore, Metrics
 
@@ -95,20 +103,18 @@ class EmberApp:
         aliases: AliasService,
         concurrency: ConcurrencyService,
         layers: LayerService | None = None,
-        environment_port: int | None = None,
         clock: Clock | None = None,
-        keys: AccessKeys | None = None,
-        sessions: SessionIssuer | None = None,
         links: LinkSigner | None = None,
         signing: CodeSigningConfigs | None = None,
         runtime_configs: RuntimeManagementConfigs | None = None,
+        mappings: MappingService | None = None,
+        policies: PolicyService | None = None,
+        tags: TagService | None = None,
+        recursion: RecursionConfigs | None = None,
+        urls: FunctionUrls | None = None,
     ) -> None:
         clock = clock or SystemClock()
-        # Signature checks before anything else sees the request (see api/auth.py).
-        self._guard = Guard(settings, clock, keys, sessions)
         links = links or LinkSigner(clock)
-        # The environment door's port: requests through it come from functions.
-        self._environment_port = environment_port
         self._invoke = InvokeHandler(settings, invoker, intake)
         logs_api = LogsApi(logs)
         references = References(settings, functions, aliases)
@@ -126,6 +132,12 @@ class EmberApp:
             *InvokeAsyncRoute(settings, intake).routes(),
             *StatusRoutes(functions, dispatcher, metrics).routes(),
             *(LayerRoutes(settings, layers, links).routes() if layers is not None else []),
+            *StreamingRoutes(settings, invoker).routes(),
+            *(MappingRoutes(mappings, tags).routes() if mappings is not None else []),
+            *(PolicyRoutes(references, policies).routes() if policies is not None else []),
+            *(TagRoutes(tags).routes() if tags is not None else []),
+            *(RecursionRoutes(references, recursion).routes() if recursion is not None else []),
+            *(UrlRoutes(settings, references, urls).routes() if urls is not None else []),
             *DownloadRoutes(functions, layers, links).routes(),
             Route("/", logs_api.handle, methods=["POST"]),
         ]
@@ -141,17 +153,7 @@ class EmberApp:
         self._router.router.redirect_slashes = False
 
     async def __call__(self, scope: dict[str, Any], receive: Any, send: Any) -> None:
-        server = scope.get("server")
-        if server is not None and server[1] == self._environment_port:
-            scope["ember.environment"] = True  # came in through the environment door
-        if scope["type"] == "http":
-            try:
-                receive = await self._guard.admit(scope, receive, send)
-            except Exception as exc:
-                await _answer_fault(scope, send, exc)
-                return
-            if receive is None:
-                return  # refused: the guard answered
+        """Lambda's API, once the guard (ember/doors.py runs it) has admitted the request."""
         if scope["type"] == "http" and is_invoke(scope):
             await self._invoke(scope, receive, send)
             return
@@ -163,7 +165,7 @@ class EmberApp:
             # Answered with a ServiceException and logged with its request id: done.
 
 
-async def _answer_fault(scope: dict[str, Any], send: Any, exc: Exception) -> None:
+async def answer_fault(scope: dict[str, Any], send: Any, exc: Exception) -> None:
     """Lambda's error shape for a failure outside the router and the Invoke handler."""
     request_id = str(uuid.uuid4())
     what = f"{scope.get('method')} {scope.get('path')}"

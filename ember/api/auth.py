@@ -23,7 +23,7 @@ import re
 import uuid
 from collections.abc import Awaitable, Callable
 from typing import Any, Protocol
-from urllib.parse import unquote
+from urllib.parse import parse_qs, unquote, urlsplit
 
 import orjson
 
@@ -53,6 +53,7 @@ from ember.errors import (
     UnrecognizedClientError,
 )
 from ember.protocols import Session, SessionIssuer, SignedRequest, parse_signature, verify
+from ember.protocols.query import query_error
 from ember.protocols.rendering import json_error
 from ember.protocols.sigv4 import check_time, is_signed
 
@@ -74,8 +75,74 @@ LOGS_TARGET = "Logs_20140328."
 # What a function's execution role may do to its own log group (the Lambda console's
 # default role), beside invoking.
 _ROLE_LOG_WRITES = frozenset({"CreateLogGroup", "CreateLogStream", "PutLogEvents"})
+# The other services' data operations an execution role may call (the managed policies a
+# queue worker or publisher attaches), by X-Amz-Target service prefix, and SNS's (query
+# protocol) by Action. Creating, deleting and configuring them stays the operator's.
+_ROLE_TARGETS = {
+    "AmazonSQS": frozenset(
+        {
+            "SendMessage",
+            "SendMessageBatch",
+            "ReceiveMessage",
+            "DeleteMessage",
+            "DeleteMessageBatch",
+            "ChangeMessageVisibility",
+            "ChangeMessageVisibilityBatch",
+            "GetQueueUrl",
+            "GetQueueAttributes",
+        }
+    ),
+    "AWSEvents": frozenset({"PutEvents"}),
+    # Kinesis producers and readers (AWSLambdaKinesisExecutionRole's reads, plus puts).
+    "Kinesis_20131202": frozenset(
+        {
+            "PutRecord",
+            "PutRecords",
+            "GetRecords",
+            "GetShardIterator",
+            "DescribeStream",
+            "DescribeStreamSummary",
+            "ListShards",
+            "ListStreams",
+        }
+    ),
+    # Table readers and writers (a function's own data), and table-stream readers
+    # (AWSLambdaDynamoDBExecutionRole).
+    "DynamoDB_20120810": frozenset(
+        {
+            "GetItem",
+            "PutItem",
+            "UpdateItem",
+            "DeleteItem",
+            "Query",
+            "Scan",
+            "BatchGetItem",
+            "BatchWriteItem",
+            "TransactGetItems",
+            "TransactWriteItems",
+            "DescribeTable",
+        }
+    ),
+    "DynamoDBStreams_20120810": frozenset(
+        {"DescribeStream", "GetShardIterator", "GetRecords", "ListStreams"}
+    ),
+}
+_ROLE_IAM_PREFIX = {"AmazonSQS": "sqs", "AWSEvents": "events", "Kinesis_20131202": "kinesis",
+                    "DynamoDB_20120810": "dynamodb",
+                    "DynamoDBStreams_20120810": "dynamodb"}  # fmt: skip
+_ROLE_SNS_ACTIONS = frozenset({"Publish", "PublishBatch"})
+SNS_NAMESPACE = "http://sns.amazonaws.com/doc/2010-03-31/"
+_INVOKE_STREAM = re.compile(r"^/2021-11-15/functions/[^/]+/response-streaming-invocations/?$")
 _INVOKE_ASYNC = re.compile(r"^/2014-11-13/functions/([^/]+)/invoke-async/?$")
 _INVALID_TOKEN = "The security token included in the request is invalid."
+
+
+class MisdirectedRequestError(LambdaError):
+    """A Host that does not name this server (421, as the console answers it)."""
+
+    code = "MisdirectedRequestException"
+    status = 421
+    fault = "User"
 
 
 class KeyLookup(Protocol):
@@ -101,6 +168,9 @@ class Guard:
         self._sessions = sessions
         self._unverified = unverified or UnverifiedBudget()
         self._required = settings.auth == "sigv4"
+        # `--auth none` on a loopback address trusts whoever can connect: the host's own
+        # users. A web page open in their browser can connect too; see `_browser_check`.
+        self._browsers_checked = not self._required and names_loopback(settings.host.encode())
 
     async def admit(self, scope: Scope, receive: Receive, send: Send) -> Receive | None:
         """The `receive` to serve the request with, or None once it has been refused."""
@@ -117,6 +187,8 @@ class Guard:
 
     async def _admit(self, scope: Scope, receive: Receive) -> Receive:
         door = bool(scope.get(ENVIRONMENT_SCOPE_KEY))
+        if self._browsers_checked and not door:
+            _browser_check(scope, self._settings.domain)
         if not door and not self._required:
             # --auth none: only environments' own credentials are checked (and scoped).
             key = _access_key(scope)
@@ -173,22 +245,25 @@ class Guard:
         """An execution role's scope: invoke any function, write its own logs; nothing else."""
         s = self._settings
         target = headers.get("x-amz-target")
-        # X-Amz-Target only names the operation at "/", where the JSON 1.1 door routes on it;
-        # anywhere else the router goes by path (Lambda's REST API), so judge it by path.
-        if target is not None and scope["path"] == "/":
-            op = target.removeprefix(LOGS_TARGET)
-            group = _json_member(body.joined(), "logGroupName")
-            # Only its own group, as the role the Lambda console creates for a function: a
-            # function must not forge lines in another's logs, nor grow groups without end.
-            own = group == f"/aws/lambda/{session.function_name}"
-            if target.startswith(LOGS_TARGET) and op in _ROLE_LOG_WRITES and own:
+        # A request naming an X-Amz-Target is judged by it wherever it goes: the dispatcher
+        # (ember/doors.py) sends it to that service's door whatever its path. Off "/" it must
+        # also pass as what its path names, which is how Lambda's REST API (and CloudWatch
+        # Logs' door, at "/" only) would serve it.
+        if target is not None:
+            self._check_target(target, body, session)
+            if scope["path"] == "/":
                 return
-            resource = f"arn:aws:logs:{s.region}:{s.account_id}:log-group:{group}" if group else "*"
-            raise _denied(session, f"logs:{op}" if op else "logs:Unknown", resource)
+        if is_form(headers) and scope["path"] == "/" and scope["method"] == "POST":
+            action = _form_member(body.joined(), "Action")
+            if action in _ROLE_SNS_ACTIONS:
+                return
+            raise _denied(session, f"sns:{action or 'Unknown'}", "*")
         path, method = scope["path"], scope["method"]
         if method == "POST" and (
             (path.startswith("/2015-03-31/functions/") and path.endswith("/invocations"))
             or _INVOKE_ASYNC.match(path)
+            # InvokeWithResponseStream comes with lambda:InvokeFunction on AWS.
+            or _INVOKE_STREAM.match(path)
         ):
             return
         action, function = _operation(method, path)
@@ -200,6 +275,69 @@ class Guard:
                 else f"arn:aws:lambda:{s.region}:{s.account_id}:function:{function}"
             )
         raise _denied(session, action, resource)
+
+    def _check_target(self, target: str, body: Body, session: Session) -> None:
+        """Raises unless the role may call the JSON protocols' operation `target`."""
+        s = self._settings
+        if target.startswith(LOGS_TARGET):
+            op = target.removeprefix(LOGS_TARGET)
+            group = _json_member(body.joined(), "logGroupName")
+            # Only its own group, as the role the Lambda console creates for a function:
+            # a function must not forge lines in another's logs, nor grow groups without end.
+            own = group == f"/aws/lambda/{session.function_name}"
+            if op in _ROLE_LOG_WRITES and own:
+                return
+            resource = f"arn:aws:logs:{s.region}:{s.account_id}:log-group:{group}" if group else "*"
+            raise _denied(session, f"logs:{op}" if op else "logs:Unknown", resource)
+        service, _, op = target.partition(".")
+        if op in _ROLE_TARGETS.get(service, ()):
+            return
+        raise _denied(session, f"{_ROLE_IAM_PREFIX.get(service, service)}:{op}", "*")
+
+
+def names_loopback(host: bytes) -> bool:
+    """A Host header (or address) that names the host's loopback: localhost (and its
+    subdomains), 127.0.0.0/8, [::1]; with or without a port."""
+    name = host.lower()
+    if name.startswith(b"["):
+        return name.partition(b"]")[0] == b"[::1"
+    if name == b"::1":
+        return True
+    name = name.rsplit(b":", 1)[0]
+    return (
+        name == b"localhost"
+        or name.endswith(b".localhost")
+        or (name.startswith(b"127.") and name.replace(b".", b"").isdigit())
+    )
+
+
+def _browser_check(scope: Scope, domain: str) -> None:
+    """Refuses what a web page can make a browser send to an open (`--auth none`) Ember on
+    loopback: a cross-site request (a form POST of text/plain JSON is a CORS "simple"
+    request: CreateFunction, Invoke and SNS's form protocol need no preflight), or any
+    request to a name of the page's own that a DNS rebinding points at 127.0.0.1 (then the
+    page is same-origin and reads the answers). SDKs and the CLI send no Origin and name
+    the address they were given."""
+    host = origin = b""
+    for name, value in scope["headers"]:
+        lowered = name.lower()
+        if lowered == b"host":
+            host = value.lower()
+        elif lowered == b"origin":
+            origin = value.lower()
+    name = host.rsplit(b":", 1)[0] if not host.startswith(b"[") else host
+    own = domain.lower().encode()
+    # No Host at all: not a browser (HTTP/1.0 tools), nothing a page could have named.
+    if host and not (names_loopback(host) or name == own or name.endswith(b"." + own)):
+        raise MisdirectedRequestError(
+            f"Host {host.decode('latin-1')!r} does not name this server: an open (--auth none) "
+            f"Ember on loopback answers to localhost, 127.0.0.1 and {domain}"
+        )
+    if origin and urlsplit(origin.decode("latin-1")).netloc.encode() != host:
+        raise AccessDeniedError(
+            "Requests from web pages of another origin are refused (cross-site request "
+            "forgery): an open (--auth none) Ember serves SDKs, the CLI and its console"
+        )
 
 
 def _denied(session: Session, action: str, resource: str) -> AccessDeniedError:
@@ -233,6 +371,21 @@ def _operation(method: str, path: str) -> tuple[str, str | None]:
     if path.startswith("/_ember/"):
         return f"ember:{path.split('/')[2]}", None
     return "lambda:Unknown", None
+
+
+def is_form(headers: dict[str, str]) -> bool:
+    """A form-encoded body: the query protocol (SNS)."""
+    return headers.get("content-type", "").lower().startswith("application/x-www-form-urlencoded")
+
+
+def _form_member(body: bytes, name: str) -> str | None:
+    """The member's one value, read as the query door reads its form (topics.wire); None
+    when it is missing or repeated: a door that takes the last of `Action=Publish&
+    Action=CreateTopic` must not be judged on the first."""
+    values = parse_qs(
+        body.decode("utf-8", "replace"), keep_blank_values=True, max_num_fields=1000
+    ).get(name)
+    return values[0] if values is not None and len(values) == 1 else None
 
 
 def _json_member(body: bytes, name: str) -> str | None:
@@ -309,6 +462,8 @@ async def _refuse(scope: Scope, send: Send, error: LambdaError) -> None:
     request_id = str(uuid.uuid4())
     if any(name.lower() == b"x-amz-target" for name, _ in scope["headers"]):
         status, headers, body = json_error(error, request_id)
+    elif scope["path"] == "/" and is_form(_headers(scope)):
+        status, headers, body = query_error(error, request_id, SNS_NAMESPACE)
     else:
         status, headers, body = error.status, error_headers(error, request_id), error_body(error)
     headers.append((b"content-length", str(len(body)).encode()))

@@ -20,6 +20,7 @@ from ember.control.aliases import AliasService
 from ember.control.code_signing import CodeSigningConfigs
 from ember.control.codezip import MAX_UNZIPPED, MAX_ZIPPED, inspect_zip
 from ember.control.concurrency import ConcurrencyService
+from ember.control.images import resolved_uri
 from ember.control.model import LATEST, FunctionState
 from ember.errors import InvalidParameterValueError
 from ember.protocols.links import LinkSigner
@@ -44,13 +45,29 @@ def _config_fields(values: dict[str, Any]) -> dict[str, Any]:
         fields["environment_given"] = True
     if "EphemeralStorage" in values:
         fields["ephemeral_storage"] = values["EphemeralStorage"]["Size"]
+    if "SnapStart" in values:
+        fields["snap_start"] = (values["SnapStart"] or {}).get("ApplyOn") or "None"
     if "TracingConfig" in values and "Mode" in values["TracingConfig"]:
         fields["tracing_mode"] = values["TracingConfig"]["Mode"]
+    if "LoggingConfig" in values:
+        fields["logging_config"] = dict(values["LoggingConfig"])
     if "DeadLetterConfig" in values:
         fields["dead_letter_arn"] = values["DeadLetterConfig"].get("TargetArn") or ""
     if "Layers" in values:
         fields["layers"] = list(values["Layers"])
+    if "ImageConfig" in values:
+        # Replaced whole, as AWS does; an empty ImageConfig removes it.
+        given = values["ImageConfig"] or {}
+        fields["image_config"] = {k: given[k] for k in _IMAGE_CONFIG if k in given} or None
     return fields
+
+
+_IMAGE_CONFIG = ("EntryPoint", "Command", "WorkingDirectory")
+# AWS's answer to Runtime, Handler or Layers given for a container image function.
+_NOT_FOR_IMAGES = (
+    "Please don't provide Handler or Runtime or Layer when the intended function PackageType "
+    "is Image."
+)
 
 
 def _version_to_be(config: FunctionConfig) -> FunctionConfig:
@@ -134,6 +151,14 @@ class FunctionRoutes:
                 "a function"
             )
         code = values["Code"]
+        if values.get("PackageType") == "Image":
+            return await self._create_image(values, name)
+        if "ImageUri" in code and "ZipFile" not in code:
+            raise InvalidParameterValueError("Please provide a source for function code.")
+        if "ImageConfig" in values:
+            raise InvalidParameterValueError(
+                "ImageConfig is not supported for functions of PackageType Zip."
+            )
         if "ZipFile" not in code:
             raise InvalidParameterValueError(
                 "Ember accepts code as Code.ZipFile only (no S3 or container images yet)"
@@ -154,6 +179,29 @@ class FunctionRoutes:
         )
         if self._signing is not None and signing is not None:
             await self._signing.attach(name, signing)
+        if publish:
+            config = _version_to_be(config)
+        return json_response(function_configuration(config), status=201)
+
+    async def _create_image(self, values: dict[str, Any], name: str) -> Response:
+        """CreateFunction with PackageType Image: Code.ImageUri, no Runtime nor Handler."""
+        if any(member in values for member in ("Runtime", "Handler", "Layers")):
+            raise InvalidParameterValueError(_NOT_FOR_IMAGES)
+        code = values["Code"]
+        if "ImageUri" not in code or "ZipFile" in code:
+            raise InvalidParameterValueError(
+                "Please provide ImageUri when creating a function with packageType Image."
+            )
+        fields = _config_fields(values)
+        image_config = fields.pop("image_config", None)
+        if "Architectures" in values:
+            fields["architectures"] = tuple(values["Architectures"])
+        if "Tags" in values:
+            fields["tags"] = dict(values["Tags"])
+        publish = bool(values.get("Publish"))
+        config = await self._functions.create_image(
+            code["ImageUri"], name=name, image_config=image_config, publish=publish, **fields
+        )
         if publish:
             config = _version_to_be(config)
         return json_response(function_configuration(config), status=201)
@@ -186,6 +234,12 @@ class FunctionRoutes:
                 + self._links.sign(f"/_ember/code/{config.code_digest}"),
             },
         }
+        if config.is_image:
+            doc["Code"] = {
+                "RepositoryType": "ECR",
+                "ImageUri": config.image_uri,
+                "ResolvedImageUri": resolved_uri(config.image_uri, config.code_digest),
+            }
         if config.tags:
             doc["Tags"] = dict(config.tags)
         reserved = self._concurrency.get_reserved(name)
@@ -201,6 +255,13 @@ class FunctionRoutes:
     async def update_configuration(self, request: Request) -> Response:
         values = await read_input(request, "UpdateFunctionConfiguration")
         name = self._unqualified(values, "UpdateFunctionConfiguration")
+        if self._functions.get(name).is_image:
+            if any(member in values for member in ("Runtime", "Handler", "Layers")):
+                raise InvalidParameterValueError(_NOT_FOR_IMAGES)
+        elif "ImageConfig" in values:
+            raise InvalidParameterValueError(
+                "ImageConfig is not supported for functions of PackageType Zip."
+            )
         config = await self._functions.update_configuration(
             name, revision_id=values.get("RevisionId"), **_config_fields(values)
         )
@@ -209,6 +270,12 @@ class FunctionRoutes:
     async def update_code(self, request: Request) -> Response:
         values = await read_input(request, "UpdateFunctionCode")
         name = self._unqualified(values, "UpdateFunctionCode")
+        if self._functions.get(name).is_image:
+            return await self._update_image(values, name)
+        if "ImageUri" in values:
+            raise InvalidParameterValueError(
+                "Please don't provide ImageUri when updating a function with packageType Zip."
+            )
         if "ZipFile" not in values:
             raise InvalidParameterValueError(
                 "Ember accepts code as ZipFile only (no S3 or container images yet)"
@@ -223,6 +290,21 @@ class FunctionRoutes:
         publish = bool(values.get("Publish"))
         config = await self._functions.update_code(
             name, values["ZipFile"], revision_id=values.get("RevisionId"), publish=publish
+        )
+        if publish:
+            config = _version_to_be(config)
+        return json_response(function_configuration(config))
+
+    async def _update_image(self, values: dict[str, Any], name: str) -> Response:
+        if "ImageUri" not in values:
+            raise InvalidParameterValueError(
+                "Please provide ImageUri when updating a function with packageType Image."
+            )
+        if values.get("DryRun"):
+            return json_response(function_configuration(self._functions.get(name)))
+        publish = bool(values.get("Publish"))
+        config = await self._functions.update_image(
+            name, values["ImageUri"], revision_id=values.get("RevisionId"), publish=publish
         )
         if publish:
             config = _version_to_be(config)

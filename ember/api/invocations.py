@@ -15,7 +15,7 @@ from ember.api.errors import error_body, error_headers
 from ember.api.faults import hidden, public
 from ember.api.model import function_name_rule
 from ember.config import Settings
-from ember.control.names import parse_function_name
+from ember.control.names import FunctionRef, parse_function_name
 from ember.errors import (
     InvalidRequestContentError,
     LambdaError,
@@ -32,6 +32,7 @@ SUFFIX = "/invocations"
 SYNC_LIMIT = 6 * 1024 * 1024  # Lambda: 6 MB request payload for RequestResponse
 EVENT_LIMIT = 1024 * 1024  # Lambda: 1 MB for asynchronous invocations (256 KB until 2025)
 _TYPES = ("RequestResponse", "Event", "DryRun")
+_REFS_KEPT = 4096  # parsed function names remembered by the Invoke handler
 
 Scope = dict[str, Any]
 
@@ -56,6 +57,8 @@ class InvokeHandler:
         self._invoker = invoker
         self._intake = intake
         self._name_pattern, self._name_max = function_name_rule("Invoke")
+        # (path, query) -> the function it names: parsed once per name, not per invoke.
+        self._refs: dict[tuple[str, bytes], FunctionRef] = {}
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
         request_id = str(uuid.uuid4())
@@ -85,36 +88,9 @@ class InvokeHandler:
         self, scope: Scope, receive: Any, request_id: str
     ) -> tuple[int, list[tuple[bytes, bytes]], bytes]:
         headers: dict[bytes, bytes] = dict(scope["headers"])
-        invocation_type = headers.get(b"x-amz-invocation-type", b"RequestResponse").decode()
-        if invocation_type not in _TYPES:
-            raise _enum_error(invocation_type, "invocationType", ", ".join(_TYPES))
-        log_type = headers.get(b"x-amz-log-type", b"None").decode()
-        if log_type not in ("None", "Tail"):
-            raise _enum_error(log_type, "logType", "None, Tail")
-        qualifier = None
-        if scope["query_string"]:
-            query = urllib.parse.parse_qs(scope["query_string"].decode())
-            qualifier = query.get("Qualifier", [None])[0]
-        raw_name = urllib.parse.unquote(scope["path"][len(PREFIX) : -len(SUFFIX)])
-        ref = parse_function_name(
-            raw_name,
-            self._settings.region,
-            qualifier=qualifier,
-            max_length=self._name_max,
-            pattern=self._name_pattern,
-            account=self._settings.account_id,
-        )
-        payload = await _read_body(receive, SYNC_LIMIT)
-        if payload.strip():
-            try:
-                orjson.loads(payload)
-            except orjson.JSONDecodeError as exc:
-                raise InvalidRequestContentError(
-                    "Could not parse request body into json: "
-                    f"Could not parse payload into json: {exc}"
-                ) from None
-        else:
-            payload = b"{}"  # Lambda hands an empty request to the function as {}
+        invocation_type, log_type = invocation_kinds(headers)
+        ref = self._function(scope["path"], scope["query_string"])
+        payload = await read_payload(receive)
         client_context = _client_context(headers.get(b"x-amz-client-context"))
         if invocation_type == "DryRun":
             await self._invoker.resolve(ref.name, ref.qualifier)
@@ -138,6 +114,7 @@ class InvokeHandler:
             client_context=client_context,
             want_log_tail=log_type == "Tail",
             request_id=request_id,
+            trace=headers.get(b"x-amzn-trace-id", b"").decode("latin-1") or None,
         )
         out = [
             (b"content-type", b"application/json"),
@@ -148,6 +125,59 @@ class InvokeHandler:
         if log_type == "Tail":
             out.append((b"x-amz-log-result", base64.b64encode(result.log_tail)))
         return 200, out, result.payload
+
+    def _function(self, path: str, query_string: bytes) -> FunctionRef:
+        """The function (and qualifier) an Invoke path and query name; names refused are
+        parsed (and refused) again each time, as they are not remembered."""
+        key = (path, query_string)
+        ref = self._refs.get(key)
+        if ref is not None:
+            return ref
+        qualifier = None
+        if query_string:
+            query = urllib.parse.parse_qs(query_string.decode())
+            qualifier = query.get("Qualifier", [None])[0]
+        raw_name = urllib.parse.unquote(path[len(PREFIX) : -len(SUFFIX)])
+        ref = parse_function_name(
+            raw_name,
+            self._settings.region,
+            qualifier=qualifier,
+            max_length=self._name_max,
+            pattern=self._name_pattern,
+            account=self._settings.account_id,
+        )
+        if len(self._refs) >= _REFS_KEPT:
+            self._refs.clear()  # many names (or a caller making up new ones): start over
+        self._refs[key] = ref
+        return ref
+
+
+def invocation_kinds(
+    headers: dict[bytes, bytes], types: tuple[str, ...] = _TYPES
+) -> tuple[str, str]:
+    """X-Amz-Invocation-Type (one of `types`) and X-Amz-Log-Type, checked (Invoke and its
+    streaming twin)."""
+    invocation_type = headers.get(b"x-amz-invocation-type", b"RequestResponse").decode()
+    if invocation_type not in types:
+        raise _enum_error(invocation_type, "invocationType", ", ".join(types))
+    log_type = headers.get(b"x-amz-log-type", b"None").decode()
+    if log_type not in ("None", "Tail"):
+        raise _enum_error(log_type, "logType", "None, Tail")
+    return invocation_type, log_type
+
+
+async def read_payload(receive: Any) -> bytes:
+    """The request's payload, checked to be JSON (Invoke and its streaming twin)."""
+    payload = await _read_body(receive, SYNC_LIMIT)
+    if not payload.strip():
+        return b"{}"  # Lambda hands an empty request to the function as {}
+    try:
+        orjson.loads(payload)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequestContentError(
+            f"Could not parse request body into json: Could not parse payload into json: {exc}"
+        ) from None
+    return payload
 
 
 def check_event_size(payload: bytes, what: str, limit: int) -> None:

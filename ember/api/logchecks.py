@@ -200,3 +200,29 @@ def _split_by_age(events: list[tuple[int, str]], now: int) -> Batch:
     if too_new is not None:
         rejected["tooNewLogEventStartIndex"] = too_new
     return Batch(accepted, rejected)
+
+
+# CloudWatch Logs' allowed retention periods, in days.
+RETENTION_DAYS = (
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557,
+    2922, 3288, 3653,
+)  # fmt: skip
+
+
+def check_retention(params: dict[str, Any]) -> int:
+    """PutRetentionPolicy's retentionInDays, one of RETENTION_DAYS."""
+    value = params.get("retentionInDays")
+    if value is None:
+        raise _invalid([_violation(None, "retentionInDays", "Member must not be null")])
+    if not isinstance(value, int) or isinstance(value, bool):
+        raise LogsError("SerializationException", "retentionInDays must be a number")
+    if value not in RETENTION_DAYS:
+        allowed = ", ".join(str(d) for d in RETENTION_DAYS)
+        raise _invalid(
+            [
+                _violation(
+                    value, "retentionInDays", f"Member must satisfy enum value set: [{allowed}]"
+                )
+            ]
+        )
+    return value

@@ -3,8 +3,9 @@ the log store, so `aws logs` and boto3's logs client read and manage logs as on 
 
 Covers DescribeLogGroups, DescribeLogStreams, GetLogEvents, FilterLogEvents, and the
 operations tools and test fixtures clean up and write with: CreateLogGroup,
-CreateLogStream, DeleteLogGroup, DeleteLogStream, PutLogEvents. Requests are read up to
-MAX_BODY bytes, never more.
+CreateLogStream, DeleteLogGroup, DeleteLogStream, PutLogEvents; retention
+(PutRetentionPolicy, DeleteRetentionPolicy); and StartLiveTail (api/livetail.py).
+Requests are read up to MAX_BODY bytes, never more.
 """
 
 from __future__ import annotations
@@ -17,17 +18,20 @@ import orjson
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ember.api.livetail import start_live_tail
 from ember.api.logchecks import (
     CONTENT_TYPE,
     MAX_BODY,
     LogsError,
     check_events,
     check_names,
+    check_retention,
     integer,
     not_found,
     too_large,
 )
 from ember.telemetry import LogEvent, LogStore
+from ember.telemetry.logs import GroupInfo
 
 TARGET_PREFIX = "Logs_20140328."
 _CONTENT_TYPE = CONTENT_TYPE
@@ -47,6 +51,21 @@ def _event(event: LogEvent, *, with_stream: bool) -> dict[str, Any]:
     if with_stream:
         doc["logStreamName"] = event.stream
         doc["eventId"] = event.event_id
+    return doc
+
+
+def _group(group: GroupInfo) -> dict[str, Any]:
+    doc: dict[str, Any] = {
+        "logGroupName": group.name,
+        "creationTime": group.created,
+        "metricFilterCount": 0,
+        "arn": f"arn:aws:logs:::log-group:{group.name}:*",
+        "logGroupArn": f"arn:aws:logs:::log-group:{group.name}",
+        "storedBytes": group.stored_bytes,
+        "logGroupClass": "STANDARD",
+    }
+    if group.retention_days is not None:
+        doc["retentionInDays"] = group.retention_days
     return doc
 
 
@@ -88,14 +107,18 @@ class LogsApi:
             "DeleteLogGroup": self.delete_log_group,
             "DeleteLogStream": self.delete_log_stream,
             "PutLogEvents": self.put_log_events,
+            "PutRetentionPolicy": self.put_retention_policy,
+            "DeleteRetentionPolicy": self.delete_retention_policy,
         }
 
     async def handle(self, request: Request) -> Response:
         target = request.headers.get("x-amz-target", "")
-        op = self._ops.get(target.removeprefix(TARGET_PREFIX))
-        headers = {"x-amzn-RequestId": str(uuid.uuid4())}
+        name = target.removeprefix(TARGET_PREFIX)
+        op = self._ops.get(name)
+        request_id = str(uuid.uuid4())
+        headers = {"x-amzn-RequestId": request_id}
         try:
-            if op is None:
+            if op is None and name != "StartLiveTail":
                 raise LogsError("UnknownOperationException", f"Unknown operation {target}")
             raw = await _read_body(request)
             try:
@@ -104,6 +127,10 @@ class LogsApi:
                 raise LogsError("SerializationException", str(exc)) from None
             if not isinstance(params, dict):
                 raise LogsError("SerializationException", "The request body is not a JSON object")
+            if op is None:  # StartLiveTail: an event stream, not one JSON document
+                stream = start_live_tail(self._logs, params, request_id)
+                stream.headers.update(headers)
+                return stream
             result = await op(params)
         except LogsError as error:
             return Response(
@@ -121,20 +148,7 @@ class LogsApi:
         limit = integer(params, "limit", 1, 50) or _PAGE
         groups = [g for g in self._logs.groups() if g.name.startswith(prefix)]
         chunk, token = _page(groups, params.get("nextToken"), limit)
-        doc: Params = {
-            "logGroups": [
-                {
-                    "logGroupName": g.name,
-                    "creationTime": g.created,
-                    "metricFilterCount": 0,
-                    "arn": f"arn:aws:logs:::log-group:{g.name}:*",
-                    "logGroupArn": f"arn:aws:logs:::log-group:{g.name}",
-                    "storedBytes": g.stored_bytes,
-                    "logGroupClass": "STANDARD",
-                }
-                for g in chunk
-            ]
-        }
+        doc: Params = {"logGroups": [_group(g) for g in chunk]}
         if token:
             doc["nextToken"] = token
         return doc
@@ -260,6 +274,19 @@ class LogsApi:
             raise not_found("log stream")
         return {}
 
+    async def put_retention_policy(self, params: Params) -> Params:
+        group = check_names(params, stream=False)
+        days = check_retention(params)
+        if not self._logs.set_retention(group, days):
+            raise not_found("log group")
+        return {}
+
+    async def delete_retention_policy(self, params: Params) -> Params:
+        group = check_names(params, stream=False)
+        if not self._logs.set_retention(group, None):
+            raise not_found("log group")
+        return {}
+
     async def put_log_events(self, params: Params) -> Params:
         group, stream = check_names(params), params["logStreamName"]
         batch = check_events(params, self._logs.now_ms())
@@ -267,8 +294,16 @@ class LogsApi:
             raise not_found("log group")
         if not self._logs.has_stream(group, stream):
             raise not_found("log stream")
-        self._logs.put_events(group, stream, batch.accepted)
+        accepted, rejected = batch.accepted, dict(batch.rejected)
+        cutoff = self._logs.cutoff(group)
+        expired = sum(1 for stamp, _ in accepted if cutoff is not None and stamp < cutoff)
+        if expired:  # older than the group's retention: CloudWatch does not take them
+            accepted = accepted[expired:]
+            rejected["expiredLogEventEndIndex"] = (
+                rejected.get("tooOldLogEventEndIndex", 0) + expired
+            )
+        self._logs.put_events(group, stream, accepted)
         doc: Params = {"nextSequenceToken": f"{uuid.uuid4().int:056d}"[:56]}
-        if batch.rejected:
-            doc["rejectedLogEventsInfo"] = batch.rejected
+        if rejected:
+            doc["rejectedLogEventsInfo"] = rejected
         return doc

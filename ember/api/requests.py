@@ -37,21 +37,26 @@ async def read_body(request: Request, op_name: str) -> bytes:
     return b"".join(chunks)
 
 
+async def read_document(request: Request, op_name: str) -> dict[str, Any] | None:
+    """The body as a JSON object; None when it is empty."""
+    raw = await read_body(request, op_name)
+    if not raw.strip():
+        return None
+    try:
+        body = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
+        raise InvalidRequestContentError(f"Could not parse request body into json: {exc}") from None
+    if not isinstance(body, dict):
+        raise InvalidRequestContentError(
+            "Could not parse request body into json: the body must be a JSON object"
+        )
+    return body
+
+
 async def read_input(request: Request, op_name: str) -> dict[str, Any]:
     """The operation's input, parsed and checked against the model."""
-    raw = await read_body(request, op_name) if request.method in ("POST", "PUT") else b""
-    body: Any = None
-    if raw.strip():
-        try:
-            body = orjson.loads(raw)
-        except orjson.JSONDecodeError as exc:
-            raise InvalidRequestContentError(
-                f"Could not parse request body into json: {exc}"
-            ) from None
-        if not isinstance(body, dict):
-            raise InvalidRequestContentError(
-                "Could not parse request body into json: the body must be a JSON object"
-            )
+    has_body = request.method in ("POST", "PUT")
+    body = await read_document(request, op_name) if has_body else None
     values = parse_input(op_name, request.path_params, request.query_params, request.headers, body)
     validate(op_name, values)
     return values

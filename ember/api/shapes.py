@@ -7,7 +7,7 @@ from typing import Any
 import orjson
 from starlette.responses import Response
 
-from ember.control import FunctionConfig
+from ember.control import FunctionConfig, logconfig
 from ember.control.model import FunctionState, UpdateStatus
 
 
@@ -34,11 +34,14 @@ def function_configuration(config: FunctionConfig, *, listed: bool = False) -> d
         "Version": config.version,
         "TracingConfig": {"Mode": config.tracing_mode},
         "RevisionId": config.revision_id,
-        "PackageType": "Zip",
+        "PackageType": config.package_type,
         "Architectures": list(config.architectures),
         "EphemeralStorage": {"Size": config.ephemeral_storage},
-        "SnapStart": {"ApplyOn": "None", "OptimizationStatus": "Off"},
-        "LoggingConfig": {"LogFormat": "Text", "LogGroup": config.log_group},
+        "SnapStart": {
+            "ApplyOn": config.snap_start,
+            "OptimizationStatus": "On" if config.snap_started else "Off",
+        },
+        "LoggingConfig": logconfig.shown(config.logging_config, config.name),
     }
     # AWS shows Environment when one was given, `{"Variables": {}}` if it was empty.
     if config.environment or config.environment_given:
@@ -50,8 +53,14 @@ def function_configuration(config: FunctionConfig, *, listed: bool = False) -> d
         ]
     if config.dead_letter_arn:
         doc["DeadLetterConfig"] = {"TargetArn": config.dead_letter_arn}
-    if not listed:
+    if config.is_image:
+        # An image brings its own runtime: AWS shows no Runtime, Handler nor runtime version.
+        del doc["Runtime"], doc["Handler"]
+        if config.image_config:
+            doc["ImageConfigResponse"] = {"ImageConfig": dict(config.image_config)}
+    elif not listed:
         doc["RuntimeVersionConfig"] = {"RuntimeVersionArn": _runtime_version_arn(config)}
+    if not listed:
         doc.update(_state_members(config))
     return doc
 
@@ -72,7 +81,7 @@ def _state_members(config: FunctionConfig) -> dict[str, str]:
     if config.last_update_status is UpdateStatus.IN_PROGRESS:
         doc["LastUpdateStatusReasonCode"] = "Creating"
     elif config.last_update_status is UpdateStatus.FAILED:
-        doc["LastUpdateStatusReasonCode"] = "InternalError"
+        doc["LastUpdateStatusReasonCode"] = config.failure_code or "InternalError"
     return doc
 
 

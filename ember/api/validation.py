@@ -16,7 +16,12 @@ from ember.errors import InvalidRequestContentError, ValidationError
 
 # Members whose value sets AWS checks with another error than the model's (control
 # raises those).
-_SKIP = {("CreateFunctionRequest", "Runtime"), ("UpdateFunctionConfigurationRequest", "Runtime")}
+_SKIP = {
+    ("CreateFunctionRequest", "Runtime"),
+    ("UpdateFunctionConfigurationRequest", "Runtime"),
+    # AWS quotes the positions in its own order (ember.control.mappings checks them).
+    ("CreateEventSourceMappingRequest", "StartingPosition"),
+}
 # Members whose model bounds are wider than Lambda enforces: Lambda's own, reported with the
 # request's other violations in the one ValidationException (control.functions has the same).
 _DOMAIN_RANGES = {"MemorySize": (128, 10240), "Timeout": (1, 900)}
@@ -44,6 +49,9 @@ _AWS_ENUMS = {
     ("PublishLayerVersionRequest", "CompatibleRuntimes"): AWS_RUNTIMES,
     ("ListLayersRequest", "CompatibleRuntime"): _LIST_LAYERS_RUNTIMES,
     ("ListLayerVersionsRequest", "CompatibleRuntime"): _LIST_LAYERS_RUNTIMES,
+    # AWS quotes InvokeMode's values in its own order (its recorded answer).
+    ("CreateFunctionUrlConfigRequest", "InvokeMode"): "RESPONSE_STREAM, BUFFERED",
+    ("UpdateFunctionUrlConfigRequest", "InvokeMode"): "RESPONSE_STREAM, BUFFERED",
 }
 # Model patterns that AWS's messages quote without their outer parentheses.
 _UNWRAPPED_PATTERNS = ("LayerVersionArn",)

@@ -8,7 +8,11 @@ import os
 import urllib.error
 import urllib.parse
 import urllib.request
+from collections.abc import Callable
 from typing import Any
+
+# (bytes sent so far, bytes in all): a request body's upload progress
+Progress = Callable[[int, int], None]
 
 
 class ApiError(Exception):
@@ -52,7 +56,9 @@ class LambdaClient:
         from botocore.awsrequest import AWSRequest
         from botocore.credentials import Credentials
 
-        service = "logs" if "x-amz-target" in headers else "lambda"
+        # Lambda's REST API; CloudWatch's (GraniteServiceVersion20100801.*) or Logs' targets.
+        target = headers.get("x-amz-target", "")
+        service = "monitoring" if target.startswith("Granite") else "logs" if target else "lambda"
         request = AWSRequest(method=method, url=url, data=body or b"", headers=headers)
         SigV4Auth(Credentials(*self._credentials), service, self._region).add_auth(request)
         return dict(request.headers.items())
@@ -64,12 +70,17 @@ class LambdaClient:
         body: bytes | None = None,
         headers: dict[str, str] | None = None,
         query: dict[str, str] | None = None,
+        progress: Progress | None = None,
     ) -> Response:
         url = self.endpoint + path
         if query:
             url += "?" + urllib.parse.urlencode(query)
         signed = self._sign(method, url, body, headers or {})
-        req = urllib.request.Request(url, data=body, method=method, headers=signed)
+        data: Any = body
+        if progress is not None and body:
+            data = _Upload(body, progress)  # read by http.client in blocks as it sends
+            signed["Content-Length"] = str(len(body))
+        req = urllib.request.Request(url, data=data, method=method, headers=signed)
         try:
             with urllib.request.urlopen(req, timeout=960) as resp:
                 return Response(
@@ -101,3 +112,20 @@ class LambdaClient:
             "content-type": "application/x-amz-json-1.1",
         }
         return self.request("POST", "/", json.dumps(params).encode(), headers).json()
+
+
+class _Upload:
+    """A request body that reports how much of it was read (= sent)."""
+
+    def __init__(self, body: bytes, progress: Progress) -> None:
+        self._body = memoryview(body)
+        self._sent = 0
+        self._progress = progress
+
+    def read(self, size: int = -1) -> bytes:
+        end = len(self._body) if size < 0 else self._sent + size
+        chunk = bytes(self._body[self._sent : end])
+        self._sent += len(chunk)
+        if chunk:
+            self._progress(self._sent, len(self._body))
+        return chunk

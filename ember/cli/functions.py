@@ -4,6 +4,7 @@ would drive it."""
 from __future__ import annotations
 
 import base64
+import json
 import sys
 import time
 from pathlib import Path
@@ -16,6 +17,29 @@ from ember.cli.output import fail, table
 from ember.control.codezip import zip_folder
 
 ROLE = "arn:aws:iam::000000000000:role/ember"
+LARGE = 1024 * 1024  # packages from this size on show their upload's progress
+
+
+def _upload(client: LambdaClient, method: str, path: str, doc: dict[str, Any]) -> None:
+    """Send a request carrying a package; a progress line on stderr for large ones (in
+    place on a terminal, every quarter otherwise)."""
+    body = json.dumps(doc).encode()
+    if len(body) < LARGE:
+        client.request(method, path, body, {"content-type": "application/json"})
+        return
+    tty = sys.stderr.isatty()
+    shown = -1
+
+    def progress(sent: int, total: int) -> None:
+        nonlocal shown
+        percent = sent * 100 // total
+        step = percent if tty else percent // 25 * 25
+        if step != shown:
+            shown = step
+            line = f"uploading {sent / 1048576:.1f} of {total / 1048576:.1f} MB ({percent}%)"
+            click.echo(f"\r{line}" if tty else line, err=True, nl=not tty or sent == total)
+
+    client.request(method, path, body, {"content-type": "application/json"}, progress=progress)
 
 
 def _parse_env(pairs: tuple[str, ...]) -> dict[str, str]:
@@ -76,7 +100,8 @@ def deploy(
                 raise
             exists = False
         if exists:
-            client.call(
+            _upload(
+                client,
                 "PUT",
                 f"/2015-03-31/functions/{name}/code",
                 {"ZipFile": base64.b64encode(package).decode()},
@@ -85,7 +110,8 @@ def deploy(
             client.call("PUT", f"/2015-03-31/functions/{name}/configuration", settings)
             verb = "updated"
         else:
-            client.call(
+            _upload(
+                client,
                 "POST",
                 "/2015-03-31/functions",
                 {

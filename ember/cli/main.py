@@ -6,9 +6,11 @@ from __future__ import annotations
 import click
 
 from ember.cli.client import LambdaClient
+from ember.cli.cost import cost
 from ember.cli.functions import deploy, invoke, list_functions
 from ember.cli.keys import keys
-from ember.cli.monitoring import function_metrics, logs, queue_status
+from ember.cli.metrics import function_metrics
+from ember.cli.monitoring import logs, queue_status
 from ember.cli.serve import doctor, serve
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:9001"
@@ -37,6 +39,7 @@ for _command in (
     logs,
     queue_status,
     function_metrics,
+    cost,
     keys,
 ):
     cli.add_command(_command)

@@ -1,7 +1,8 @@
-"""`ember logs`, `queue` and `metrics`: what a server's functions have been doing."""
+"""`ember logs` and `queue`: what a server's functions have been doing (`metrics`: metrics.py)."""
 
 from __future__ import annotations
 
+import contextlib
 import time
 from typing import Any
 
@@ -29,6 +30,9 @@ def _age(seconds: float | None) -> str:
 def logs(client: LambdaClient, name: str, follow: bool, since: float) -> None:
     """Show the log events of function NAME (all its environments' streams)."""
     group = f"/aws/lambda/{name}"
+    with contextlib.suppress(ApiError):  # its LoggingConfig may name another group
+        config = client.call("GET", f"/2015-03-31/functions/{name}/configuration")
+        group = config.get("LoggingConfig", {}).get("LogGroup") or group
     start = int((time.time() - since) * 1000)
     seen: set[str] = set()
     while True:
@@ -75,26 +79,4 @@ def queue_status(client: LambdaClient) -> None:
         )
         for q in doc["Queues"]
     ]
-    table(rows)
-
-
-@click.command(name="metrics")
-@click.argument("name")
-@click.pass_obj
-def function_metrics(client: LambdaClient, name: str) -> None:
-    """Show function NAME's metrics since the server started (AsyncEventAge in ms)."""
-    try:
-        doc = client.call("GET", f"/_ember/metrics/{name}")
-    except ApiError as exc:
-        fail(str(exc))
-    rows = [("METRIC", "VALUE")]
-    rows += [(metric, str(value)) for metric, value in sorted(doc["Counters"].items())]
-    for metric, s in sorted(doc["Summaries"].items()):
-        rows.append(
-            (
-                metric,
-                f"count {s['Count']}, avg {s['Average']:.1f}, min {s['Minimum']:.1f}, "
-                f"max {s['Maximum']:.1f}",
-            )
-        )
     table(rows)

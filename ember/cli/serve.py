@@ -65,6 +65,20 @@ from ember.cli.output import fail
     help="Use this interpreter for a Python runtime, e.g. 3.12=/usr/bin/python3.12.",
 )
 @click.option(
+    "--node",
+    "nodes",
+    multiple=True,
+    metavar="MAJOR=PATH",
+    help="Use this node binary for a Node.js runtime, e.g. 22=/opt/node22/bin/node.",
+)
+@click.option(
+    "--java",
+    "javas",
+    multiple=True,
+    metavar="MAJOR=PATH",
+    help="Use this `java` for a Java runtime, e.g. 21=/usr/lib/jvm/java-21/bin/java.",
+)
+@click.option(
     "--deploy",
     "deploy_dirs",
     multiple=True,
@@ -80,6 +94,14 @@ from ember.cli.output import fail
     "e.g. 0.01 to run Lambda's minutes-long retry schedule in seconds.",
 )
 @click.option(
+    "--schedule-scale",
+    default=1.0,
+    show_default=True,
+    type=click.FloatRange(min=0.0, min_open=True),
+    help="Multiply EventBridge rate(...) schedule periods, e.g. 0.02 to fire rate(1 minute) "
+    "every 1.2 s (tests).",
+)
+@click.option(
     "--async-concurrency",
     default=32,
     show_default=True,
@@ -93,6 +115,14 @@ from ember.cli.output import fail
     type=click.IntRange(min=1),
     metavar="MB",
     help="Log kept per function (log group); past it the oldest events are removed.",
+)
+@click.option(
+    "--metrics-retention",
+    default=15.0,
+    show_default=True,
+    type=click.FloatRange(min=0, min_open=True),
+    metavar="DAYS",
+    help="How long one-minute metric points are kept.",
 )
 @click.option(
     "--isolation",
@@ -129,12 +159,52 @@ from ember.cli.output import fail
     "needs one of them said explicitly.",
 )
 @click.option(
+    "--domain",
+    default="localhost",
+    show_default=True,
+    help="Domain of function URLs (http://<id>.lambda-url.<region>.<domain>:<port>/) and HTTP "
+    "APIs (http://<id>.execute-api.<domain>:<port>/); with a wildcard DNS record for it, they "
+    "work from other machines.",
+)
+@click.option(
+    "--log-level",
+    "log_level",
+    type=click.Choice(["debug", "info", "warning", "error"]),
+    default="warning",
+    show_default=True,
+    help="Ember's own log on stderr (the functions' logs are in their log groups).",
+)
+@click.option(
+    "--log-format",
+    "log_format",
+    type=click.Choice(["text", "json"]),
+    default="text",
+    show_default=True,
+    help="json: one object a line (time, level, logger, message) for a log shipper.",
+)
+@click.option(
+    "--otlp-endpoint",
+    "otlp_endpoint",
+    default="",
+    help="OpenTelemetry collector (OTLP over HTTP, e.g. http://127.0.0.1:4318) to export the "
+    "spans of sampled invocations to (TracingConfig Active, or a caller's Sampled=1).",
+)
+@click.option(
     "--pids-total",
     "pids_total",
     type=click.IntRange(min=1),
     default=None,
     hidden=True,  # tests: a small total, to reach it without exhausting the host
     help="Processes and threads all environments may have together.",
+)
+@click.option(
+    "--prestart",
+    "prestart",
+    type=click.IntRange(min=0),
+    default=2,
+    show_default=True,
+    help="Sandboxes kept started per Python runtime for its cold starts to take (0: off); "
+    "bubblewrap as root only.",
 )
 def serve(
     host: str,
@@ -147,15 +217,24 @@ def serve(
     scale_limit: int,
     region: str,
     pythons: tuple[str, ...],
+    nodes: tuple[str, ...],
+    javas: tuple[str, ...],
     deploy_dirs: tuple[Path, ...],
     async_delay_scale: float,
+    schedule_scale: float,
     async_concurrency: int,
     function_log_limit: int,
+    metrics_retention: float,
     isolation: str,
     host_access: tuple[str, ...],
     network_outbound: str,
     auth: str | None,
     pids_total: int | None,
+    prestart: int,
+    domain: str,
+    otlp_endpoint: str,
+    log_level: str,
+    log_format: str,
 ) -> None:
     """Run the Ember server (Lambda API, Runtime API, environments) in the foreground."""
     from ember.config import Settings
@@ -184,6 +263,20 @@ def serve(
         if not sep or not Path(path).is_file():
             fail(f"--python wants VERSION=PATH with an existing interpreter, got {item!r}")
         interpreters.append((version.removeprefix("python"), path))
+    node_binaries = []
+    for item in nodes:
+        major, sep, path = item.partition("=")
+        major = major.removeprefix("nodejs").removesuffix(".x")
+        if not sep or not major.isdigit() or not Path(path).is_file():
+            fail(f"--node wants MAJOR=PATH with an existing node binary, got {item!r}")
+        node_binaries.append((major, path))
+    jdks = []
+    for item in javas:
+        major, sep, path = item.partition("=")
+        major = major.removeprefix("java")
+        if not sep or not major.isdigit() or not Path(path).is_file():
+            fail(f"--java wants MAJOR=PATH with an existing java binary, got {item!r}")
+        jdks.append((major, path))
     run(
         Settings(
             host=host,
@@ -196,16 +289,25 @@ def serve(
             scale_limit=scale_limit,
             region=region,
             interpreters=tuple(interpreters),
+            node_binaries=tuple(node_binaries),
+            jdks=tuple(jdks),
             deploy_dirs=deploy_dirs,
             async_delay_scale=async_delay_scale,
+            schedule_scale=schedule_scale,
             async_concurrency=async_concurrency,
             function_log_limit=function_log_limit << 20,
+            metrics_retention=metrics_retention * 86400.0,
             isolation=isolation,
             host_access=tuple(sorted(set(ports))),
             host_access_all="all" in host_access,
             network_outbound=network_outbound == "on",
             auth=auth,
             pids_total=pids_total,
+            prestart=prestart,
+            domain=domain.strip(".").lower(),
+            otlp_endpoint=otlp_endpoint,
+            log_level=log_level,
+            log_format=log_format,
         )
     )
 

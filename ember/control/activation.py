@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 from ember.blocking import WORKERS, run_blocking
-from ember.control import codezip
+from ember.control import codezip, images
 from ember.control.model import FunctionConfig, FunctionState, UpdateStatus
 from ember.errors import InvalidParameterValueError, ServiceError
 from ember.store import BlobStore
@@ -61,8 +61,10 @@ class Activation:
         code_path: Callable[[FunctionConfig], Path],
         settle: Settle,
         slots: int = SLOTS,
+        images_root: Path | None = None,
     ) -> None:
         self._blobs = blobs
+        self._images = images_root  # where fetched image sources wait (images.fetched)
         self._lookup = lookup
         self._code_path = code_path
         self._settle = settle
@@ -118,9 +120,14 @@ class Activation:
         config = self._lookup(name)
         if config is None or is_settled(config):
             return
+        image_meta = config.image_meta
         try:
-            data = await run_blocking(self._blobs.read, config.code_digest)
-            await run_blocking(codezip.unpack, data, self._code_path(config))
+            if config.is_image:
+                meta = await run_blocking(self._unpack_image, config)
+                image_meta = meta.to_doc()
+            else:
+                data = await run_blocking(self._blobs.read, config.code_digest)
+                await run_blocking(codezip.unpack, data, self._code_path(config))
             settled = dataclasses.replace(
                 config,
                 state=FunctionState.ACTIVE,
@@ -128,15 +135,49 @@ class Activation:
                 state_reason_code="",
                 last_update_status=UpdateStatus.SUCCESSFUL,
                 last_update_status_reason="",
+                image_meta=image_meta,
+                failure_code="",
             )
-        except (ServiceError, InvalidParameterValueError, OSError) as exc:
+        except (ServiceError, InvalidParameterValueError, OSError, *_IMAGE_FAILURES) as exc:
             log.error("function %s could not be activated: %s", name, exc)
+            code = _IMAGE_ERRORS.get(type(exc), "InternalError")
             settled = dataclasses.replace(
                 config,
                 state=FunctionState.FAILED,
-                state_reason=str(exc),
-                state_reason_code="InternalError",
+                state_reason=_failure_reason(config, exc),
+                state_reason_code=code,
                 last_update_status=UpdateStatus.FAILED,
-                last_update_status_reason=str(exc),
+                last_update_status_reason=_failure_reason(config, exc),
+                failure_code=code,
             )
         await self._settle(config, settled)
+
+    def _unpack_image(self, config: FunctionConfig) -> images.ImageMeta:
+        """The image's root file system, from the copy CreateFunction or UpdateFunctionCode
+        fetched (archives, registries) or the layout folder itself (blocking)."""
+        digest = f"sha256:{config.code_digest}"
+        layout = Path(images.parse_uri(config.image_uri).location)
+        if self._images is not None and images.fetched(self._images, digest).is_dir():
+            layout = images.fetched(self._images, digest)
+        return images.unpack(layout, digest, self._code_path(config))
+
+
+# Why an image could not be unpacked, as Lambda's StateReasonCode names it.
+_IMAGE_ERRORS: dict[type[Exception], str] = {
+    images.InvalidImageError: "InvalidImage",
+    images.ImageAccessDeniedError: "ImageAccessDenied",
+    images.ImageNotFoundError: "ImageAccessDenied",
+}
+_IMAGE_FAILURES = (
+    images.InvalidImageError,
+    images.ImageAccessDeniedError,
+    images.ImageNotFoundError,
+)
+
+
+def _failure_reason(config: FunctionConfig, exc: Exception) -> str:
+    if isinstance(exc, images.InvalidImageError):
+        return f"The source image {config.image_uri} is not valid: {exc}"
+    if isinstance(exc, images.ImageAccessDeniedError | images.ImageNotFoundError):
+        return f"Lambda cannot read the source image {config.image_uri}: {exc}"
+    return str(exc)

@@ -78,6 +78,8 @@ class AliasService:
         self._listeners: list[Callable[[AliasConfig], None]] = []
         self._dependents: list[AliasDependent] = []
         self._deleted_listeners: list[Callable[[str, str], None]] = []
+        # Checks an alias's move to another version must pass (they raise LambdaError).
+        self._move_checks: list[Callable[[str, str, str], None]] = []
         functions.add_listener(self._on_function_change)
         functions.add_dependent(self.documents_of, self._guard_version)
 
@@ -92,6 +94,11 @@ class AliasService:
         keys (deleted in the alias's transaction), then `on_deleted(function, alias)`."""
         self._dependents.append(documents)
         self._deleted_listeners.append(on_deleted)
+
+    def add_move_check(self, check: Callable[[str, str, str], None]) -> None:
+        """`check(function, alias, version)` before UpdateAlias points `alias` at `version`;
+        it refuses by raising."""
+        self._move_checks.append(check)
 
     def _guard_version(self, function_name: str, version: str) -> None:
         using = self.referencing(function_name, version)
@@ -214,6 +221,9 @@ class AliasService:
         new_version = function_version if function_version is not None else old.function_version
         new_weights = dict(weights) if weights is not None else dict(old.weights)
         self._check_target(function_name, new_version, new_weights)
+        if new_version != old.function_version:
+            for check in self._move_checks:
+                check(function_name, name, new_version)
         alias = dataclasses.replace(
             old,
             function_version=new_version,

@@ -15,6 +15,7 @@ from typing import Any
 
 from ember.blocking import run_blocking
 from ember.clock import Clock
+from ember.control import snapstart
 from ember.control.aliases import AliasService
 from ember.control.functions import FunctionService
 from ember.control.model import LATEST, FunctionConfig
@@ -84,6 +85,7 @@ class ConcurrencyService:
         # A deleted alias or version takes its provisioned config (and environments) with
         # it, as in AWS.
         aliases.add_dependent(self._documents_of_qualifier, self._forget_qualifier)
+        aliases.add_move_check(self._check_alias_move)
         functions.add_version_dependent(self._documents_of_qualifier)
         functions.add_listener(self._on_function_change)
 
@@ -118,6 +120,23 @@ class ConcurrencyService:
     def _documents_of_qualifier(self, function_name: str, qualifier: str) -> list[tuple[str, str]]:
         key = f"{function_name}:{qualifier}"
         return [(PROVISIONED, key)] if key in self._provisioned else []
+
+    def _check_alias_move(self, function_name: str, alias: str, version: str) -> None:
+        """UpdateAlias: an alias with its own provisioned config cannot move onto a version
+        another config provisions (the version's own, or another alias's), as AWS refuses."""
+        key = f"{function_name}:{alias}"
+        if key not in self._provisioned:
+            return
+        for other in self._provisioned.values():
+            if (
+                other.function_name == function_name
+                and other.key != key
+                and self.version_of(other) == version
+            ):
+                raise ResourceConflictError(
+                    "Alias can't be used for Provisioned Concurrency configuration on an "
+                    "already Provisioned version"
+                )
 
     def _forget_qualifier(self, function_name: str, qualifier: str) -> None:
         """An alias or version was deleted (its document with it): drop its config from the
@@ -241,6 +260,7 @@ class ConcurrencyService:
 
     async def put_provisioned(self, name: str, qualifier: str, requested: int) -> ProvisionedConfig:
         version = self._check_qualifier(name, qualifier, putting=True)
+        snapstart.check_provisioned(self._functions.get(name, version).to_doc())
         key = f"{name}:{qualifier}"
         for other in self._provisioned.values():
             if (

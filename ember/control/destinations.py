@@ -1,7 +1,10 @@
 """Where an asynchronous invocation's results may go: destination and dead-letter ARNs.
 
-Ember delivers to its own functions. ARNs of services Ember does not run (SQS, SNS,
-EventBridge, S3) are refused with a clear error rather than accepted and ignored.
+Ember delivers to its own functions, queues and topics. As on AWS, a queue or topic is not
+looked up when the config is set (AWS checks only the execution role's permission, and
+Ember has no IAM): one that does not exist fails at delivery, which Ember logs and counts.
+ARNs of services Ember does not run (EventBridge, S3) are refused with a clear error rather
+than accepted and ignored.
 """
 
 from __future__ import annotations
@@ -14,12 +17,14 @@ from ember.errors import InvalidParameterValueError
 
 # Services Lambda delivers to that have no Ember counterpart yet: service -> what it is.
 _NOT_HERE = {
-    "sqs": "SQS queues",
-    "sns": "SNS topics",
     "events": "EventBridge event buses",
     "s3": "S3 buckets",
 }
+# Services whose messages Ember's queues and topics take (ember/invoke/sinks.py).
+MESSAGE_SERVICES = frozenset({"sqs", "sns"})
 _ARN = re.compile(r"arn:[^:]+:(?P<service>[^:]+):(?P<region>[^:]*):(?P<account>[^:]*):(?P<rest>.*)")
+# A queue or topic ARN: arn:aws:sqs:REGION:ACCOUNT:NAME (names as SQS and SNS allow them).
+_MESSAGE_ARN = re.compile(r"arn:aws[a-zA-Z-]*:(sqs|sns):[a-z0-9-]+:\d{12}:[a-zA-Z0-9_.-]{1,256}")
 _FUNCTION = re.compile(
     r"function:(?P<name>[a-zA-Z0-9-_]+)(?::(?P<qualifier>\$LATEST|[a-zA-Z0-9-_]+))?"
 )
@@ -44,6 +49,12 @@ def function_target(arn: str, region: str, account: str) -> FunctionRef | None:
 def _service(arn: str) -> str | None:
     match = _ARN.fullmatch(arn)
     return match["service"] if match else None
+
+
+def message_service(arn: str) -> str | None:
+    """ "sqs" or "sns" for a well-formed queue or topic ARN, else None."""
+    match = _MESSAGE_ARN.fullmatch(arn)
+    return match.group(1) if match else None
 
 
 def _not_here(arn: str, service: str, use: str) -> InvalidParameterValueError:
@@ -90,6 +101,9 @@ def check_destinations(
                 )
             if target is None or not exists(target.name, target.qualifier):
                 raise InvalidParameterValueError(f"The destination ARN {arn} is invalid.")
+        elif service in MESSAGE_SERVICES:
+            if message_service(arn) is None:
+                raise InvalidParameterValueError(f"The destination ARN {arn} is invalid.")
         elif service in _NOT_HERE:
             raise _not_here(arn, service, "asynchronous invocation records")
         else:
@@ -106,13 +120,19 @@ def check_dead_letter(
     if not arn:
         return
     service = _service(arn)
-    if service in ("sqs", "sns"):
-        raise _not_here(arn, service, "dead letters")
+    if service in MESSAGE_SERVICES:
+        if message_service(arn) is None:
+            raise InvalidParameterValueError(
+                f"The dead-letter target {arn} is invalid: a queue or topic ARN is "
+                "arn:aws:sqs:REGION:ACCOUNT:NAME (sns for a topic)"
+            )
+        return
     target = function_target(arn, region, account)
     if target is None:
         raise InvalidParameterValueError(
-            f"The dead-letter target {arn} is invalid: Ember delivers dead letters to one of "
-            "its functions (arn:aws:lambda:REGION:ACCOUNT:function:NAME)"
+            f"The dead-letter target {arn} is invalid: Ember delivers dead letters to its "
+            "functions, queues and topics (arn:aws:lambda:REGION:ACCOUNT:function:NAME, "
+            "arn:aws:sqs:REGION:ACCOUNT:NAME, arn:aws:sns:REGION:ACCOUNT:NAME)"
         )
     if target.name == own_name:
         raise InvalidParameterValueError(

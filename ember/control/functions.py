@@ -14,7 +14,7 @@ from typing import Any
 from ember.blocking import run_blocking
 from ember.clock import Clock, iso_millis
 from ember.config import Settings
-from ember.control import codezip, rules
+from ember.control import codezip, images, logconfig, rules
 from ember.control.activation import Activation, is_settled
 from ember.control.destinations import check_dead_letter
 from ember.control.layers import LayerService
@@ -75,7 +75,11 @@ class FunctionService:
         self._listeners: list[Listener] = []
         self._code_users: CodeUsers | None = None  # environments on code no config uses
         self._activation = Activation(
-            blobs, lookup=self._functions.get, code_path=self.code_path, settle=self._settle
+            blobs,
+            lookup=self._functions.get,
+            code_path=self.code_path,
+            settle=self._settle,
+            images_root=layout.images,
         )
         if layers is not None:
             layers.set_users(self._blob_users)  # tombstones functions use stay
@@ -124,7 +128,7 @@ class FunctionService:
         """No live environment runs the code at `path` any more: remove it (folder and
         blob) unless a function version of any function uses it."""
         digest = Path(path).name
-        if self._code_location(digest) != path:
+        if path not in (self._code_location(digest), self._image_location(digest)):
             return  # not code of ours (a path from elsewhere): nothing to collect
         async with self._write_lock:
             await self._forget_code_if_unused(digest)
@@ -170,6 +174,9 @@ class FunctionService:
         return size + (self._layers.total_code_size() if self._layers is not None else 0)
 
     def code_path(self, config: FunctionConfig) -> Path:
+        """The unpacked zip (at /var/task), or for an image its root file system."""
+        if config.is_image:
+            return self._layout.image_of(config.code_digest)
         return self._layout.code_of(config.code_digest)
 
     def layer_paths(self, config: FunctionConfig) -> tuple[Path, ...]:
@@ -207,6 +214,8 @@ class FunctionService:
         """A new Pending function; with `publish`, version 1 follows once it is Active (as
         AWS answers Publish=True at once, before the function is ready)."""
         name: str = fields.pop("name")
+        if "logging_config" in fields:
+            fields["logging_config"] = logconfig.resolve({}, fields["logging_config"], name)
         rules.check_config(fields, self._catalog, creating=True)
         rules.check_tags(fields.get("tags") or {})
         self._check_dead_letter(name, fields.get("dead_letter_arn", ""))
@@ -234,6 +243,99 @@ class FunctionService:
             )
             await self._commit(None, config)
         return config
+
+    async def create_image(
+        self,
+        image_uri: str,
+        *,
+        image_config: dict[str, Any] | None = None,
+        publish: bool = False,
+        **fields: Any,
+    ) -> FunctionConfig:
+        """A new Pending function of PackageType Image: the image is found (and an archive
+        or registry image copied) now, as AWS resolves the tag to a digest at once; it is
+        unpacked by the activation worker."""
+        name: str = fields.pop("name")
+        if "logging_config" in fields:
+            fields["logging_config"] = logconfig.resolve({}, fields["logging_config"], name)
+        rules.check_config(fields, self._catalog, creating=False)
+        rules.check_tags(fields.get("tags") or {})
+        self._check_dead_letter(name, fields.get("dead_letter_arn", ""))
+        if name in self._functions:
+            raise ResourceConflictError(f"Function already exist: {name}")
+        digest = await self._fetch_image(image_uri)
+        async with self._write_lock:
+            if name in self._functions:
+                raise ResourceConflictError(f"Function already exist: {name}")
+            config = FunctionConfig(
+                name=name,
+                arn=self.arn(name),
+                runtime="",
+                handler="",
+                code_digest=digest,
+                code_sha256=digest,
+                code_size=0,
+                unzipped_size=0,
+                last_modified=self._now(),
+                revision_id=str(uuid.uuid4()),
+                state=FunctionState.PENDING,
+                state_reason="The function is being created.",
+                state_reason_code="Creating",
+                publish_when_active=publish,
+                package_type="Image",
+                image_uri=image_uri,
+                image_config=image_config or None,
+                **fields,
+            )
+            await self._commit(None, config)
+        return config
+
+    async def update_image(
+        self, name: str, image_uri: str, revision_id: str | None = None, *, publish: bool = False
+    ) -> FunctionConfig:
+        """UpdateFunctionCode of an image function: the image `image_uri` names now."""
+        self.get(name)
+        digest = await self._fetch_image(image_uri)
+        async with self._write_lock:
+            old = self.get(name)
+            rules.check_revision(old, revision_id)
+            rules.check_not_updating(old)
+            new = dataclasses.replace(
+                old,
+                code_digest=digest,
+                code_sha256=digest,
+                image_uri=image_uri,
+                image_meta=None,
+                last_modified=self._now(),
+                revision_id=str(uuid.uuid4()),
+                last_update_status=UpdateStatus.IN_PROGRESS,
+                last_update_status_reason="The function is being created.",
+                publish_when_active=publish
+                or (old.publish_when_active and old.state is FunctionState.PENDING),
+            )
+            await self._commit(old, new)
+            if old.code_digest != new.code_digest:
+                await self._forget_code_if_unused(old.code_digest)
+        return new
+
+    async def _fetch_image(self, image_uri: str) -> str:
+        """The hex digest of the image manifest `image_uri` names (copied if need be)."""
+        try:
+            digest, _layout = await run_blocking(images.fetch, image_uri, self._layout.images)
+        except images.ImageNotFoundError:
+            raise InvalidParameterValueError(
+                f"Source image {image_uri} does not exist. Provide a valid source image."
+            ) from None
+        except images.ImageAccessDeniedError:
+            raise InvalidParameterValueError(
+                f"Lambda does not have permission to access the image {image_uri}. Check "
+                "that the image can be read."
+            ) from None
+        except images.InvalidImageError as exc:
+            raise InvalidParameterValueError(
+                f"Source image {image_uri} is not valid: {exc}"
+            ) from None
+        return digest.partition(":")[2]
 
     async def update_code(
         self, name: str, zip_file: bytes, revision_id: str | None = None, *, publish: bool = False
@@ -280,12 +382,18 @@ class FunctionService:
             if "dead_letter_arn" in fields:
                 self._check_dead_letter(name, fields["dead_letter_arn"])
             self._resolve_layers(fields, old.unzipped_size)
+            if "logging_config" in fields:
+                given = fields["logging_config"]
+                fields["logging_config"] = logconfig.resolve(old.logging_config, given, name)
             merged = {**old.to_doc(), **fields}
+            if old.is_image:
+                # No Runtime nor Handler (the API refuses them for images).
+                del merged["runtime"], merged["handler"]
             rules.check_config(merged, self._catalog, creating=False)
             new = dataclasses.replace(
                 old,
                 **fields,
-                runtime_version_arn=self._runtime_version(merged["runtime"]),
+                runtime_version_arn=self._runtime_version(merged.get("runtime", "")),
                 last_modified=self._now(),
                 revision_id=str(uuid.uuid4()),
                 last_update_status=UpdateStatus.IN_PROGRESS,
@@ -294,6 +402,19 @@ class FunctionService:
             await self._commit(old, new)
             if old.layer_digests != new.layer_digests:
                 await self._collect_layers()  # deleted layer versions it no longer uses
+        return new
+
+    async def set_tags(self, name: str, tags: dict[str, str]) -> FunctionConfig:
+        """TagResource / UntagResource: replace the function's tags. Tags are not
+        configuration: the revision (and the warm environments) stay."""
+        async with self._write_lock:
+            old = self.get(name)
+            new = dataclasses.replace(old, tags=dict(tags))
+            if not is_settled(old):
+                # The activation under way settles the record it started from, which lacks
+                # these tags: a new revision makes it start again from this one.
+                new = dataclasses.replace(new, revision_id=str(uuid.uuid4()))
+            await self._commit(old, new)
         return new
 
     async def publish(
@@ -330,8 +451,28 @@ class FunctionService:
             self._versions.add(version)
             self._functions[name] = bumped
             for listener in self._listeners:
+                listener(latest, bumped)  # its RevisionId moved (nothing else did)
                 listener(None, version)
         return version
+
+    async def settle_version(
+        self, name: str, number: str, state: FunctionState, reason: str = "", code: str = ""
+    ) -> FunctionConfig | None:
+        """A SnapStart version's Init ran (Active) or failed (Failed, with AWS's
+        StateReason and StateReasonCode). None when the version is gone meanwhile."""
+        async with self._write_lock:
+            old = self._versions.get(name, number)
+            if old is None:
+                return None
+            new = dataclasses.replace(old, state=state, state_reason=reason, state_reason_code=code)
+            await run_blocking(
+                self._metadata.write,
+                puts=[(VERSION_KIND, version_key(name, number), new.to_doc())],
+            )
+            self._versions.add(new)
+            for listener in self._listeners:
+                listener(old, new)
+        return new
 
     async def delete(self, name: str, qualifier: str | None = None) -> None:
         if qualifier == LATEST:
@@ -389,7 +530,9 @@ class FunctionService:
             v.code_digest == digest for v in self.all_versions()
         )
         if not in_use and self._code_users is not None:
-            in_use = self._code_users(self._code_location(digest))
+            in_use = self._code_users(self._code_location(digest)) or self._code_users(
+                self._image_location(digest)
+            )
         if not in_use:
             await run_blocking(self._forget_code, digest)
 
@@ -397,22 +540,40 @@ class FunctionService:
         """The code's path as environment specs name it (resolved, like the invoker's)."""
         return str(self._layout.code_of(digest).resolve())
 
+    def _image_location(self, digest: str) -> str:
+        return str(self._layout.image_of(digest).resolve())
+
     def _forget_code(self, digest: str) -> None:
         if self._layers is None or not self._layers.uses(digest):  # the same zip as a layer
             self._blobs.delete(digest)
         shutil.rmtree(self._layout.code_of(digest), ignore_errors=True)
+        # An image's root file system and the copy it was unpacked from (if fetched).
+        shutil.rmtree(self._layout.image_of(digest), ignore_errors=True)
+        shutil.rmtree(images.fetched(self._layout.images, f"sha256:{digest}"), ignore_errors=True)
 
     def _sweep_code(self, used: set[str]) -> None:
         """Remove unpacked code (and its blob) no function version uses: left by a crash
         mid-unpack, or by a server from before code was collected. At start only (no
         environment runs yet). Blocking: call off the loop."""
-        if not self._layout.code.is_dir():
-            return
-        for folder in self._layout.code.iterdir():
+        code = self._layout.code.iterdir() if self._layout.code.is_dir() else iter(())
+        for folder in code:
             if folder.name.startswith("."):  # an unpack the crash cut short
                 shutil.rmtree(folder, ignore_errors=True)
             elif folder.name not in used:
                 self._forget_code(folder.name)
+        self._sweep_images(used)
+
+    def _sweep_images(self, used: set[str]) -> None:
+        """The same for images' root file systems and fetched copies (blocking)."""
+        sources = self._layout.images / images.SOURCES
+        for root in (self._layout.images, sources):
+            if not root.is_dir():
+                continue
+            for folder in root.iterdir():
+                if folder == sources:
+                    continue
+                if folder.name.startswith(".") or folder.name not in used:
+                    shutil.rmtree(folder, ignore_errors=True)
 
     def _blob_users(self) -> set[str]:
         """Every blob a function version uses: its code and its layers'."""

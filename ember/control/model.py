@@ -44,6 +44,8 @@ class FunctionConfig:
     environment_given: bool = False
     architectures: tuple[str, ...] = ("x86_64",)
     tracing_mode: str = "PassThrough"
+    # LoggingConfig without its defaults (see control.logconfig): {} is Text, default group.
+    logging_config: dict[str, str] = dataclasses.field(default_factory=dict)
     version: str = LATEST
     last_modified: str = ""
     revision_id: str = ""
@@ -69,6 +71,27 @@ class FunctionConfig:
     # RuntimeVersionConfig.RuntimeVersionArn: the version of what runs `runtime` on this
     # server (set on every write and at load; see RuntimeCatalog.version_arn).
     runtime_version_arn: str = ""
+    # PackageType Image: the ImageUri as given, ImageConfig's overrides as given (EntryPoint,
+    # Command, WorkingDirectory; None: none given) and the image's own settings (see
+    # control.images.ImageMeta, learnt when it is unpacked). Then `code_digest` is the image
+    # manifest's hex digest and `code_sha256` the same hex digest (AWS shows it so).
+    package_type: str = "Zip"
+    image_uri: str = ""
+    image_config: dict[str, Any] | None = None
+    image_meta: dict[str, Any] | None = None
+    # A Failed create or update: LastUpdateStatusReasonCode ("": InternalError).
+    failure_code: str = ""
+    # SnapStart.ApplyOn: "PublishedVersions" or "None" (see control.snapstart).
+    snap_start: str = "None"
+
+    @property
+    def is_image(self) -> bool:
+        return self.package_type == "Image"
+
+    @property
+    def snap_started(self) -> bool:
+        """A published version that resumes from a snapshot (OptimizationStatus On)."""
+        return self.snap_start == "PublishedVersions" and self.version != LATEST
 
     @property
     def qualified_arn(self) -> str:
@@ -81,7 +104,7 @@ class FunctionConfig:
 
     @property
     def log_group(self) -> str:
-        return f"/aws/lambda/{self.name}"
+        return self.logging_config.get("LogGroup") or f"/aws/lambda/{self.name}"
 
     def to_doc(self) -> dict[str, Any]:
         doc = dataclasses.asdict(self)

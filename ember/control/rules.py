@@ -7,6 +7,7 @@ from typing import Any
 
 import orjson
 
+from ember.control import snapstart
 from ember.control.model import FunctionConfig, UpdateStatus
 from ember.control.names import validation_message
 from ember.errors import (
@@ -52,7 +53,7 @@ CONFIG_FIELDS = frozenset(
     {
         "runtime", "handler", "role", "description", "timeout", "memory_size",
         "environment", "environment_given", "ephemeral_storage", "tracing_mode",
-        "dead_letter_arn", "layers",
+        "dead_letter_arn", "layers", "image_config", "logging_config", "snap_start",
     }
 )  # fmt: skip
 # Lambda's own ranges, tighter than the API model's.
@@ -81,6 +82,7 @@ def check_config(fields: Mapping[str, Any], catalog: RuntimeCatalog, *, creating
         check_range(fields["timeout"], "timeout", *TIMEOUT_RANGE)
     if "environment" in fields:
         check_environment(fields["environment"])
+    snapstart.check(fields)
 
 
 def check_revision(config: FunctionConfig, revision_id: str | None) -> None:
@@ -108,6 +110,22 @@ def check_runtime(runtime: str, catalog: RuntimeCatalog) -> None:
         raise InvalidParameterValueError(
             f"Value {runtime} at 'runtime' failed to satisfy constraint: Member must satisfy "
             f"enum value set: [{AWS_RUNTIMES}] or be a valid ARN"
+        )
+    if catalog.get(runtime) is None and runtime.startswith("nodejs"):
+        nodes = ", ".join(f"node {v} ({p})" for v, p in sorted(catalog.nodes().items()))
+        wanted = runtime.removeprefix("nodejs").removesuffix(".x")
+        raise InvalidParameterValueError(
+            f"Runtime {runtime} is not available on this Ember server. It runs: "
+            f"{', '.join(catalog.names())}. Node.js found: {nodes or 'none'}. "
+            f"Install Node.js {wanted} (or pass `ember serve --node {wanted}=PATH`) to use it."
+        )
+    if catalog.get(runtime) is None and runtime.startswith("java"):
+        raise InvalidParameterValueError(catalog.java_unavailable(runtime))
+    if catalog.get(runtime) is None and not runtime.startswith("python"):
+        raise InvalidParameterValueError(
+            f"Runtime {runtime} is not available on this Ember server. It runs: "
+            f"{', '.join(catalog.names())}. Ember has no runtime for {runtime}: package the "
+            "function for provided.al2023 with its own runtime client, or as a container image."
         )
     if catalog.get(runtime) is None:
         have = ", ".join(f"python{v} ({p})" for v, p in sorted(catalog.interpreters().items()))
@@ -152,3 +170,13 @@ def check_environment(variables: Mapping[str, str]) -> None:
 def check_tags(tags: Mapping[str, str]) -> None:
     if len(tags) > TAG_LIMIT:
         raise InvalidParameterValueError("Number of tags exceeds resource tag limit.")
+    check_reserved_tag_keys(tags)
+
+
+def check_reserved_tag_keys(tags: Mapping[str, str]) -> None:
+    """Keys starting with `aws:` (any case) are AWS's own (CloudFormation's, …)."""
+    reserved = sorted(k for k in tags if k.lower().startswith("aws:"))
+    if reserved:
+        raise InvalidParameterValueError(
+            f"Tag keys starting with 'aws:' are reserved for AWS use: {', '.join(reserved)}"
+        )

@@ -7,7 +7,8 @@ from __future__ import annotations
 import dataclasses
 import uuid
 
-from ember.control.model import FunctionConfig
+from ember.control import snapstart
+from ember.control.model import FunctionConfig, FunctionState
 
 VERSION_KIND = "version"  # the store's kind; keys are "<function>:<number>"
 
@@ -57,10 +58,21 @@ def next_version(
         published_revision="",
         publish_when_active=False,
     )
+    if version.snap_started:
+        # Pending until its Init has run once (invoke.snapstart settles it).
+        version = dataclasses.replace(
+            version,
+            state=FunctionState.PENDING,
+            state_reason=snapstart.PENDING_REASON,
+            state_reason_code=snapstart.PENDING_CODE,
+        )
+    # Lambda gives $LATEST a new RevisionId when a version is published from it.
+    revision = str(uuid.uuid4())
     bumped = dataclasses.replace(
         latest,
+        revision_id=revision,
         version_counter=latest.version_counter + 1,
-        published_revision=latest.revision_id,
+        published_revision=revision,
         publish_when_active=False,
     )
     return version, bumped

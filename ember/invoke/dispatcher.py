@@ -2,9 +2,13 @@
 Invoker (and scheduler limits) as synchronous calls, and records what happens next.
 
 One loop claims events while it has free slots (at most `async_concurrency` run at once)
-and sleeps until an event is accepted, a slot frees up or a retry falls due. Each claimed
-event runs in its own task under the dispatcher's task group; its outcome (a retry, or
-the end with its destination record and dead letter) is one atomic queue write.
+and sleeps until an event is accepted, a slot frees up or a retry falls due. Claims go
+round robin over the functions with due events (store.queue.Claim), so one function's
+backlog cannot keep another's events waiting. Each claimed event runs in its own task
+under the dispatcher's task group; its outcome (a retry, or the end with its destination
+record and dead letter for functions) is one atomic queue write. A record or dead letter
+for a queue or topic goes through the MessageSink first, then the event ends: at least
+once, like Lambda's own deliveries.
 """
 
 from __future__ import annotations
@@ -20,13 +24,21 @@ import orjson
 from ember.clock import Clock
 from ember.config import Settings
 from ember.control import FunctionService
-from ember.control.destinations import function_target
+from ember.control.destinations import function_target, message_service
 from ember.control.event_invoke import EventInvokeConfig, EventInvokeConfigs
 from ember.control.model import LATEST
 from ember.errors import LambdaError, ResourceNotFoundError, TooManyRequestsError
 from ember.invoke.committer import CommitterStatistics, GroupCommitter
-from ember.invoke.records import Outcome, dead_letter_context, error_message, invocation_record
+from ember.invoke.records import (
+    Outcome,
+    dead_letter_attributes,
+    dead_letter_context,
+    error_message,
+    invocation_record,
+)
+from ember.invoke.recursion import trace_header
 from ember.invoke.retry import Condition, Limits, OutcomeKind, RetryPolicy, RunAgain
+from ember.invoke.sinks import Attributes, MessageSink, NoSinks
 from ember.invoke.sync import Invoker
 from ember.store.events import EventState, NewEvent, QueuedEvent
 from ember.store.queue import Claim, Depths, Finish, Reschedule
@@ -93,6 +105,9 @@ class Dispatcher:
         configs: EventInvokeConfigs,
         metrics: Metrics,
         clock: Clock,
+        *,
+        retry: RetryPolicy | None = None,
+        sinks: MessageSink | None = None,
     ) -> None:
         self._settings = settings
         self._committer = committer
@@ -101,7 +116,9 @@ class Dispatcher:
         self._configs = configs
         self._metrics = metrics
         self._clock = clock
-        self._policy = RetryPolicy(settings.async_delay_scale)
+        self._policy = retry or RetryPolicy(settings.async_delay_scale)
+        self._sinks: MessageSink = sinks or NoSinks()
+        self._last_target: str | None = None  # where the last claim's round robin ended
         self._limit = settings.async_concurrency
         self._running: set[asyncio.Task[None]] = set()  # until the outcome is committed
         # Ids of events using one of the `async_concurrency` slots: only while invoking, so
@@ -148,10 +165,14 @@ class Dispatcher:
             next_due: float | None = None
             if free > 0:
                 try:
-                    events, next_due = await self._committer.submit(Claim(self._clock.wall(), free))
+                    events, next_due = await self._committer.submit(
+                        Claim(self._clock.wall(), free, after=self._last_target)
+                    )
                 except LambdaError as exc:  # the queue cannot be read: say so, try again
                     log.error("cannot take events from the queue: %s", exc.message)
                     events, next_due = [], self._clock.wall() + CLAIM_RETRY
+                if events:
+                    self._last_target = events[-1].target
                 for event in events:
                     self._busy.add(event.id)
                     task = tasks.create_task(self._process(event), name=f"event-{event.id}")
@@ -276,6 +297,7 @@ class Dispatcher:
         `condition` None: the function is gone, the event is dropped without a trace."""
         succeeded = condition is Condition.SUCCESS
         follow_ups: list[NewEvent] = []
+        messages: list[tuple[str, str, Attributes, str]] = []  # (arn, body, attributes, metric)
         if condition is not None:
             destination = (config.on_success if succeeded else config.on_failure) if config else ""
             if destination:
@@ -288,16 +310,28 @@ class Dispatcher:
                     outcome=outcome,
                     wall=self._clock.wall(),
                 )
-                self._hand_over(
-                    follow_ups, event, destination, record, None, DESTINATION_DELIVERY_FAILURES
-                )
+                if message_service(destination):
+                    messages.append(
+                        (destination, record.decode(), {}, DESTINATION_DELIVERY_FAILURES)
+                    )
+                else:
+                    self._hand_over(
+                        follow_ups, event, destination, record, None, DESTINATION_DELIVERY_FAILURES
+                    )
             if not succeeded:
                 dead_letter = self._dead_letter_arn(event)
-                if dead_letter:
+                if message_service(dead_letter):
+                    # Lambda's dead letter: the event as the body, what failed as attributes.
+                    body = event.payload.decode("utf-8", errors="replace")
+                    attributes = dead_letter_attributes(event.request_id, outcome)
+                    messages.append((dead_letter, body, attributes, DEAD_LETTER_ERRORS))
+                elif dead_letter:
                     context = dead_letter_context(event.request_id, outcome)
                     self._hand_over(
                         follow_ups, event, dead_letter, event.payload, context, DEAD_LETTER_ERRORS
                     )
+        for arn, body, attributes, metric in messages:
+            await self._send(event, arn, body, attributes, metric)
         state = EventState.DONE if succeeded else EventState.FAILED
         await self._committer.submit(Finish(event.id, event.target, state, follow_ups))
         if not succeeded:
@@ -335,6 +369,23 @@ class Dispatcher:
                 context=context,
             )
         )
+
+    async def _send(
+        self, event: QueuedEvent, arn: str, body: str, attributes: Attributes, metric: str
+    ) -> None:
+        """Deliver a record or dead letter to a queue or topic; a failure (one that does not
+        exist: AWS accepts such a config too) is logged and counted, and the event ends."""
+        try:
+            await self._sinks.send(
+                arn, body, attributes, trace_header=trace_header(event.request_id, event.received)
+            )
+        except LambdaError as exc:
+            log.warning("async event %s: cannot deliver to %s: %s", event.request_id, arn,
+                        exc.message)  # fmt: skip
+            self._metrics.count(event.target, metric)
+        except Exception:  # a fault in the queue or topic must not keep the event in flight
+            log.exception("async event %s: delivery to %s failed", event.request_id, arn)
+            self._metrics.count(event.target, metric)
 
     def _dead_letter_arn(self, event: QueuedEvent) -> str:
         """The DeadLetterConfig of the version the event ran on (through its alias)."""

@@ -90,6 +90,23 @@ def dead_letter_context(request_id: str, outcome: Outcome | None) -> str:
     return orjson.dumps({"custom": custom}).decode()
 
 
+def dead_letter_attributes(request_id: str, outcome: Outcome | None) -> dict[str, dict[str, str]]:
+    """The message attributes of a dead letter sent to a queue or topic, as Lambda sends
+    them: RequestID (String), ErrorCode (Number, the status) and ErrorMessage (String, at
+    most 1 KB; left out when there is none, as a queue refuses an empty value)."""
+    attributes = {
+        "RequestID": {"DataType": "String", "StringValue": request_id},
+        "ErrorCode": {
+            "DataType": "Number",
+            "StringValue": str(outcome.status_code if outcome else 500),
+        },
+    }
+    message = (outcome.error_message if outcome else "").encode()[:1024].decode(errors="ignore")
+    if message:
+        attributes["ErrorMessage"] = {"DataType": "String", "StringValue": message}
+    return attributes
+
+
 def error_message(payload: bytes) -> str:
     """The errorMessage of a function's error document, or '' when it has none."""
     doc = _json_or_text(payload)

@@ -5,18 +5,27 @@ and then two minutes later. Throttles and system errors are retried with exponen
 backoff (1 s doubling up to 5 min) for as long as the event is younger than
 `MaximumEventAgeInSeconds` (default 6 h); they do not use up retry attempts. An event
 never runs past its maximum age: it then fails with condition EventAgeExceeded.
+
+Delays carry jitter, so that events that failed together (a throttled burst, a function
+that broke for everyone) do not all come back in the same instant: a backoff waits a
+random time between half and all of its exponential delay ("equal jitter"); a function
+error's retry waits its minute or two plus up to 10 % (never less: Lambda waits at least
+that long, and a maximum event age of exactly one minute must not see a retry).
 """
 
 from __future__ import annotations
 
 import dataclasses
 import enum
+import random
 
 DEFAULT_RETRY_ATTEMPTS = 2
 DEFAULT_MAX_EVENT_AGE = 21_600  # seconds (6 hours)
 FUNCTION_ERROR_DELAYS = (60.0, 120.0)  # before the first and the second retry
 BACKOFF_FIRST = 1.0
 BACKOFF_MAX = 300.0
+FUNCTION_ERROR_JITTER = 0.1  # a function error's retry: its delay times [1, 1 + this]
+BACKOFF_JITTER_FLOOR = 0.5  # a backoff: its delay times a factor in [this, 1]
 
 
 class OutcomeKind(enum.Enum):
@@ -60,10 +69,15 @@ Decision = RunAgain | Finished
 
 class RetryPolicy:
     """Decides an event's next step. `scale` multiplies every delay and the maximum age
-    (the server's --async-delay-scale)."""
+    (the server's --async-delay-scale); `jitter` False gives the exact delays (tests),
+    `rng` the random source of the jitter."""
 
-    def __init__(self, scale: float = 1.0) -> None:
+    def __init__(
+        self, scale: float = 1.0, *, jitter: bool = True, rng: random.Random | None = None
+    ) -> None:
         self._scale = scale
+        self._jitter = jitter
+        self._rng = rng or random.Random()
 
     def max_age(self, limits: Limits) -> float:
         return limits.max_event_age * self._scale
@@ -93,9 +107,13 @@ class RetryPolicy:
             if retries_done >= limits.retry_attempts:
                 return Finished(Condition.RETRIES_EXHAUSTED)
             delay = FUNCTION_ERROR_DELAYS[min(retries_done, len(FUNCTION_ERROR_DELAYS) - 1)]
+            if self._jitter:
+                delay *= self._rng.uniform(1.0, 1 + FUNCTION_ERROR_JITTER)
             backoffs = 0
         else:
             delay = min(BACKOFF_FIRST * 2**backoffs, BACKOFF_MAX)
+            if self._jitter:
+                delay *= self._rng.uniform(BACKOFF_JITTER_FLOOR, 1.0)
             backoffs += 1
         # Never later than the moment the event expires: it is then failed as too old,
         # when Lambda would discard it, rather than after a wait that cannot end in a run.

@@ -25,3 +25,18 @@ def json_error(
         (b"x-amzn-requestid", request_id.encode()),
     ]
     return status, headers, body
+
+
+def query_compatible_error(
+    error: LambdaError, type_name: str, query_code: str, status: int | None = None
+) -> tuple[int, bytes, Headers]:
+    """Status, body and extra headers of an awsQueryCompatible JSON service's error (SQS,
+    CloudWatch): `__type` is the shape name botocore reads; `x-amzn-query-error:
+    <query_code>;Sender|Receiver` (left out when `query_code` is empty) becomes the
+    client's Error.Code. `status` defaults to 400 for client faults, 500 for ours."""
+    if status is None:
+        status = 500 if error.fault == "Service" else 400
+    fault = "Sender" if error.fault == "User" else "Receiver"
+    body = orjson.dumps({"__type": type_name, "message": error.message})
+    extra = [(b"x-amzn-query-error", f"{query_code};{fault}".encode())] if query_code else []
+    return status, body, extra

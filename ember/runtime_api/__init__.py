@@ -4,8 +4,8 @@ execution environment.
 Owns: one small HTTP/1.1 server per environment (`RuntimeEndpoint`) that a runtime —
 Ember's own bootstrap or AWS's unmodified `awslambdaric` — polls for invocations and
 answers, and that extensions register with and poll for INVOKE and SHUTDOWN events; the
-Runtime API state machine (`states`) and each extension's (`extensions`). The Telemetry
-API will be more handlers on the same server (`routing`).
+Runtime API state machine (`states`) and each extension's (`extensions`); the Telemetry
+API's subscriptions and their deliveries (`telemetry`), on the same server.
 
 Must never import: `ember.scheduler`, `ember.api`, `ember.control`, `ember.invoke`,
 `ember.sandbox`. The scheduler drives an endpoint; an endpoint knows nothing above it.
@@ -13,7 +13,10 @@ Must never import: `ember.scheduler`, `ember.api`, `ember.control`, `ember.invok
 Modules: `endpoint` (lifecycle of the server), `lifecycle` (state, parked poll, in-flight
 invocation), `handlers` (one per HTTP endpoint), `extensions` and `extension_handlers`
 (registrations, events, one handler per endpoint), `connection` (HTTP/1.1 on httptools),
-`routing`, `messages` (requests, replies, AWS's bodies), `states`, `invocation`, `errors`.
+`routing`, `messages` (requests, replies, AWS's bodies), `states`, `invocation`, `errors`,
+`streaming` (a streamed response on its way from the runtime's connection to the invoker),
+`restore` (SnapStart's restore/next and restore/error), `telemetry` (PUT /2022-07-01/telemetry,
+batches POSTed to each subscriber).
 """
 
 from ember.runtime_api.endpoint import EndpointStatistics, RuntimeEndpoint

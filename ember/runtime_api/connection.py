@@ -11,6 +11,13 @@ too (`BodyBudget`): small ones share a pool, and one at a time may be large, onl
 of the invocation handed out (or Init's failure); any other large body is refused unread
 (413, or the handler's own refusal such as 400 InvalidRequestID). A refusal is answered,
 if the connection is not waiting on an earlier reply, and the connection is closed.
+
+A response in streaming mode (`Lambda-Runtime-Function-Response-Mode: streaming`, usually
+chunked, maybe with error trailers) is not held: once its head is parsed, its route may
+give it a ResponseStream, and each piece of body goes there as it is parsed, up to the
+streamed-response limit; the request itself (headers and trailers, no body) is then
+handled when it ends, as any other. While the stream's reader lags, the connection stops
+reading from the runtime (`ResponseStream` says when).
 """
 
 from __future__ import annotations
@@ -18,6 +25,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
+from collections.abc import Callable
 from http import HTTPStatus
 from typing import Any, NoReturn, Protocol, cast
 
@@ -33,6 +41,12 @@ from ember.runtime_api.messages import (
     error_reply,
 )
 from ember.runtime_api.routing import Router
+from ember.runtime_api.streaming import (
+    MAX_STREAMED_RESPONSE_BYTES,
+    RESPONSE_MODE_HEADER,
+    STREAMING,
+    ResponseStream,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +90,11 @@ class Lender(Protocol):
 
 # Bodies up to this size go out in one write with their head; bigger ones are not copied.
 _COALESCE_LIMIT = 64 * 1024
+# A small reply to a request with another pipelined behind it waits, this long at most, to
+# go out in one write with the next reply: Ember's Python runtime sends its response and
+# its next poll together, and so gets the 202 and its next invocation in one read (one
+# write and one wake-up of the runtime less per warm invoke). Seconds.
+HOLD_PIPELINED = 0.002
 
 
 class Counters:
@@ -148,11 +167,18 @@ class Connection(asyncio.Protocol):
         self._limit = min(MAX_SMALL_BODY, max_body)
         self._large = False
         self._pooled = 0
+        # Where the body of the message being parsed goes as it arrives (streaming mode).
+        self._stream: ResponseStream | None = None
+        # Reading paused because the stream's reader lags (beside `_paused`, for pipelining).
+        self._throttled = False
         # Set once parsing stopped for good, with what to answer; or, for a body cut off,
         # with the cut-off request queued for its handler to answer.
         self._stopped = False
         self._refusal: Reply | None = None
         self._cut_off = False
+        # Replies rendered and held for the next one (HOLD_PIPELINED), and their deadline.
+        self._held: list[bytes] = []
+        self._hold_timer: asyncio.TimerHandle | None = None
 
     # -- asyncio.Protocol -------------------------------------------------------------
 
@@ -178,6 +204,7 @@ class Connection(asyncio.Protocol):
     def connection_lost(self, exc: Exception | None) -> None:
         self._live.discard(self)
         self._release()
+        self._drop_held()
         if self._borrowed and self._lender is not None:
             self._borrowed = False
             self._lender.give_back(1)
@@ -221,6 +248,7 @@ class Connection(asyncio.Protocol):
         self._limit = min(MAX_SMALL_BODY, self._max_body)
         self._large = False
         self._pooled = 0
+        self._stream = None
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -237,8 +265,16 @@ class Connection(asyncio.Protocol):
 
     def on_headers_complete(self) -> None:
         self._in_head = False
+        mode = self._headers.get(RESPONSE_MODE_HEADER)
+        if mode is not None and mode.lower() == STREAMING and self._idle:
+            self._open_stream()
         declared = self._headers.get(b"content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self._limit:
+        if (
+            self._stream is None
+            and declared is not None
+            and declared.isdigit()
+            and int(declared) > self._limit
+        ):
             # Announced too big to be small: admitted (or refused) before a byte is read.
             self._take_large(int(declared))
         # curl and others wait for this before sending a body (Expect: 100-continue).
@@ -250,6 +286,15 @@ class Connection(asyncio.Protocol):
 
     def on_body(self, body: bytes) -> None:
         size = self._size = self._size + len(body)
+        stream = self._stream
+        if stream is not None:
+            if size <= self._limit:
+                stream.write(body, self._pause_for_stream)
+            elif size > self._limit * DRAIN_FACTOR:
+                self._enqueue(keep_alive=False)
+                self._cut_off = True
+                self._stop(None)
+            return  # past the limit: counted (the handler fails the invocation), not relayed
         if not self._large:
             budget = self._budget
             if size > self._limit or budget.small + len(body) > budget.pool:
@@ -288,6 +333,30 @@ class Connection(asyncio.Protocol):
         """Stop parsing: answer `refusal` and close (None: a cut-off request is queued)."""
         self._refusal = refusal
         raise _Refused
+
+    def _open_stream(self) -> None:
+        """Send the body of the message being parsed to its route's ResponseStream, if its
+        route gives one now; or refuse the request unread as its handler would."""
+        try:
+            stream = self._router.open_stream(self._method(), self._path(), self._headers)
+        except RequestRejectedError as exc:
+            self._stop(error_reply(exc.status, exc.error_type, exc.message))
+        if stream is not None:
+            self._stream = stream
+            self._limit = MAX_STREAMED_RESPONSE_BYTES
+
+    def _pause_for_stream(self) -> Callable[[], None]:
+        """Stop reading until the stream's reader catches up; what resumes."""
+        if not self._paused and self._transport is not None:
+            self._transport.pause_reading()
+        self._throttled = True
+        return self._resume_for_stream
+
+    def _resume_for_stream(self) -> None:
+        self._throttled = False
+        if not self._paused and not self.closing and not self._stopped:
+            assert self._transport is not None
+            self._transport.resume_reading()
 
     def _take_large(self, size: int) -> None:
         """Make the message being parsed (`size` bytes so far, or announced) the endpoint's
@@ -333,6 +402,7 @@ class Connection(asyncio.Protocol):
                 oversize=self._size > self._limit,
                 keep_alive=keep_alive,
                 channel=self,
+                streamed=self._stream is not None,
             )
         )
         if self._head is not None and not self._paused:
@@ -356,9 +426,11 @@ class Connection(asyncio.Protocol):
 
     def close(self) -> None:
         if self._transport is not None:
+            self._flush_held()
             self._transport.close()
 
     def abort(self) -> None:
+        self._drop_held()
         if self._transport is not None:
             self._transport.abort()
 
@@ -376,8 +448,9 @@ class Connection(asyncio.Protocol):
                 self._write(request, reply)
         if self._paused and not self._queue and not self.closing and not self._stopped:
             assert self._transport is not None
-            self._transport.resume_reading()
             self._paused = False
+            if not self._throttled:  # else the stream's reader resumes it
+                self._transport.resume_reading()
 
     def _dispatch(self, request: Request) -> Reply | None:
         handler, params = self._router.resolve(request.method, request.path)
@@ -399,7 +472,15 @@ class Connection(asyncio.Protocol):
         transport = self._transport
         if transport is None or transport.is_closing():
             return
-        _render(transport, reply, keep_alive=request.keep_alive)
+        if self._queue and request.keep_alive and len(reply.body) <= _COALESCE_LIMIT:
+            # Another request is pipelined behind this one: its reply may join this one.
+            self._held.append(_head(reply, keep_alive=True) + reply.body)
+            if self._hold_timer is None:
+                loop = asyncio.get_running_loop()
+                self._hold_timer = loop.call_later(HOLD_PIPELINED, self._flush_held)
+            return
+        held = self._take_held()
+        _render(transport, reply, keep_alive=request.keep_alive, before=held)
         if not request.keep_alive:
             self._queue.clear()
             transport.close()
@@ -411,12 +492,29 @@ class Connection(asyncio.Protocol):
         self._release()
         self._body = []
         self._queue.clear()
+        self._flush_held()  # replies already due go first
         if self._head is None and not self._transport.is_closing():
             # Otherwise the connection still owes an earlier reply: close without one.
             self._counters.requests += 1
             self._counters.rejected += 1
             _render(self._transport, reply, keep_alive=False)
         self._transport.close()
+
+    def _take_held(self) -> bytes:
+        """The held replies (to go before the next one), no longer held."""
+        if self._hold_timer is not None:
+            self._hold_timer.cancel()
+            self._hold_timer = None
+        held, self._held = self._held, []
+        return b"".join(held)
+
+    def _flush_held(self) -> None:
+        held = self._take_held()
+        if held and self._transport is not None and not self._transport.is_closing():
+            self._transport.write(held)
+
+    def _drop_held(self) -> None:
+        self._take_held()
 
 
 def _busy_reply(limit: int, why: str) -> Reply:
@@ -425,16 +523,23 @@ def _busy_reply(limit: int, why: str) -> Reply:
     return error_reply(413, "RequestEntityTooLarge", message)
 
 
-def _render(transport: asyncio.Transport, reply: Reply, *, keep_alive: bool) -> None:
-    body = reply.body
-    head = b"%s%sContent-Length: %d\r\n%s\r\n" % (
+def _head(reply: Reply, *, keep_alive: bool) -> bytes:
+    return b"%s%sContent-Length: %d\r\n%s\r\n" % (
         _STATUS_LINES[reply.status],
         reply.headers,
-        len(body),
+        len(reply.body),
         b"" if keep_alive else b"Connection: close\r\n",
     )
+
+
+def _render(
+    transport: asyncio.Transport, reply: Reply, *, keep_alive: bool, before: bytes = b""
+) -> None:
+    """Write `reply` (after `before`, replies held for it)."""
+    body = reply.body
+    head = _head(reply, keep_alive=keep_alive)
     if len(body) <= _COALESCE_LIMIT:
-        transport.write(head + body)
+        transport.write(before + head + body)
     else:
-        transport.write(head)
+        transport.write(before + head)
         transport.write(body)

@@ -21,8 +21,10 @@ from ember.runtime_api.handlers import RuntimeHandlers
 from ember.runtime_api.invocation import InitError, Invocation, RuntimeResponse
 from ember.runtime_api.lifecycle import Lifecycle
 from ember.runtime_api.messages import MAX_RESPONSE_BYTES
+from ember.runtime_api.restore import RestoreGate
 from ember.runtime_api.routing import Router
 from ember.runtime_api.states import RuntimeState
+from ember.runtime_api.telemetry import Telemetry
 
 # Pending connections: the runtime and its extensions connect, rarely more.
 _BACKLOG = 16
@@ -68,6 +70,11 @@ class RuntimeEndpoint:
         self._router = Router()
         RuntimeHandlers(self._lifecycle, max_response_bytes).register(self._router)
         ExtensionHandlers(self._extensions).register(self._router)
+        self.telemetry = Telemetry(self._extensions)  # the Telemetry API's subscriptions
+        self.telemetry.register(self._router)
+        # SnapStart's restore/next and restore/error (only SnapStart runtimes call them).
+        self.restore_gate = RestoreGate(self._lifecycle)
+        self.restore_gate.register(self._router)
         self._connections: set[Connection] = set()
         self._counters = Counters()
         self._bodies = BodyBudget()  # unfinished request bodies, across connections
@@ -183,6 +190,7 @@ class RuntimeEndpoint:
         """Stop listening, drop every connection, fail every waiter. Idempotent."""
         self._lifecycle.close()
         self._extensions.close()
+        await self.telemetry.close()
         server, self._server = self._server, None
         if server is not None:
             server.close()

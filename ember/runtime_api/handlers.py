@@ -15,9 +15,16 @@ from ember.runtime_api.messages import (
     Request,
     entity_too_large_reply,
     response_too_large_body,
+    trailer_error,
 )
 from ember.runtime_api.routing import Router
 from ember.runtime_api.states import RuntimeEvent
+from ember.runtime_api.streaming import (
+    MAX_STREAMED_RESPONSE_BYTES,
+    RESPONSE_MODE_HEADER,
+    STREAMING,
+    ResponseStream,
+)
 
 PREFIX = "/2018-06-01/runtime"
 ERROR_TYPE_HEADER = b"lambda-runtime-function-error-type"
@@ -44,6 +51,7 @@ class RuntimeHandlers:
             f"{PREFIX}/invocation/{{request_id}}/response",
             self.invocation_response,
             large_body=lambda p: lifecycle.check_complete(p["request_id"], RuntimeEvent.RESPONSE),
+            stream=self._open_stream,
         )
         router.add(
             "POST",
@@ -65,6 +73,15 @@ class RuntimeHandlers:
     def invocation_response(self, request: Request, params: Mapping[str, str]) -> Reply:
         """POST /invocation/{id}/response: 202."""
         return self._complete(request, params["request_id"], RuntimeEvent.RESPONSE, None)
+
+    def _open_stream(
+        self, params: Mapping[str, str], headers: Mapping[bytes, bytes]
+    ) -> ResponseStream | None:
+        """The head of a streamed POST /response: its body goes to the invocation's stream."""
+        content_type = headers.get(b"content-type")
+        return self._lifecycle.open_stream(
+            params["request_id"], content_type.decode("latin-1") if content_type else None
+        )
 
     def invocation_error(self, request: Request, params: Mapping[str, str]) -> Reply:
         """POST /invocation/{id}/error: 202."""
@@ -89,13 +106,22 @@ class RuntimeHandlers:
     ) -> Reply:
         if request.oversize:
             # AWS: the invocation fails with Function.ResponseSizeTooLarge, the runtime gets 413.
-            too_large = response_too_large_body(self._limit)
+            limit = MAX_STREAMED_RESPONSE_BYTES if request.streamed else self._limit
+            too_large = response_too_large_body(limit)
             response = RuntimeResponse(request_id, too_large, RESPONSE_SIZE_TOO_LARGE)
             self._lifecycle.complete(request_id, event, response)
-            return entity_too_large_reply(self._limit)
-        self._lifecycle.complete(
-            request_id, event, RuntimeResponse(request_id, request.body, error_type)
-        )
+            return entity_too_large_reply(limit)
+        body = request.body
+        mode = request.headers.get(RESPONSE_MODE_HEADER)
+        if event is RuntimeEvent.RESPONSE and (
+            request.streamed or (mode is not None and mode.lower() == STREAMING)
+        ):
+            # A streamed response may end with an error in its trailers: still a response
+            # (the state machine's), but the invocation reports that error.
+            reported = trailer_error(request.headers)
+            if reported is not None:
+                error_type, body = reported
+        self._lifecycle.complete(request_id, event, RuntimeResponse(request_id, body, error_type))
         return ACCEPTED
 
 

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from ember.runtime_api.streaming import ResponseStream
+
 
 @dataclass(frozen=True, slots=True)
 class Invocation:
@@ -16,6 +18,9 @@ class Invocation:
     trace_id: str
     client_context: str | None = None  # JSON text, sent as Lambda-Runtime-Client-Context
     cognito_identity: str | None = None  # JSON text, sent as Lambda-Runtime-Cognito-Identity
+    # Where a streamed response goes as it arrives; None: the invoker wants it whole (a
+    # streamed response is then buffered, within the buffered limit).
+    stream: ResponseStream | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -25,7 +30,8 @@ class RuntimeResponse:
     request_id: str
     body: bytes
     # None: POST /response. Otherwise POST /error's Lambda-Runtime-Function-Error-Type
-    # ("Unhandled" when absent), or Function.ResponseSizeTooLarge for an oversize body.
+    # ("Unhandled" when absent), a streamed response's trailer of that name, or
+    # Function.ResponseSizeTooLarge for an oversize body.
     error_type: str | None
 
 

@@ -19,9 +19,11 @@ from ember.runtime_api.errors import (
 from ember.runtime_api.invocation import InitError, Invocation, RuntimeResponse
 from ember.runtime_api.messages import Reply, Request, invocation_reply
 from ember.runtime_api.states import RuntimeEvent, RuntimeState, transition
+from ember.runtime_api.streaming import ResponseStream
 
 _S = RuntimeState
 _FINISHED = frozenset({_S.INIT_FAILED, _S.ABANDONED, _S.CLOSED})
+_RUNNING = frozenset({_S.INVOKING, _S.STREAMING})  # an invocation is out
 
 
 class _InFlight:
@@ -86,6 +88,20 @@ class Lifecycle:
         in_flight, self._in_flight = self._in_flight, None
         if in_flight is not None and not in_flight.future.done():
             in_flight.future.set_result(response)
+
+    def open_stream(self, request_id: str, content_type: str | None) -> ResponseStream | None:
+        """The head of a streamed POST /response: the stream its body goes to as it comes,
+        or None when the invoker wants the response whole (then the body is buffered as
+        any other and complete() checks it)."""
+        if request_id != self._current_id:
+            raise InvalidRequestIDError()
+        in_flight = self._in_flight
+        stream = in_flight.invocation.stream if in_flight is not None else None
+        if stream is None:
+            return None
+        self._set_state(transition(self.state, RuntimeEvent.STREAM))
+        stream.open(content_type)
+        return stream
 
     def check_complete(self, request_id: str, event: RuntimeEvent) -> None:
         """Raise what complete() would raise now, without moving: a large result is
@@ -162,7 +178,7 @@ class Lifecycle:
         if self._in_flight is not in_flight:
             return  # its result or failure came first
         self._in_flight = None
-        if in_flight.dispatched and self.state is _S.INVOKING:
+        if in_flight.dispatched and self.state in _RUNNING:
             # The runtime may be running it still: this environment cannot be trusted again.
             self._set_state(transition(self.state, RuntimeEvent.ABANDON))
         # Not yet handed out: simply withdrawn, and the environment stays usable.

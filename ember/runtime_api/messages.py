@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
 import json
 from collections.abc import Callable
 from typing import Protocol
@@ -42,6 +44,7 @@ class Request:
         "on_drop",
         "oversize",
         "path",
+        "streamed",
     )
 
     def __init__(
@@ -54,6 +57,7 @@ class Request:
         oversize: bool,
         keep_alive: bool,
         channel: Channel,
+        streamed: bool = False,
     ) -> None:
         self.method = method
         self.path = path
@@ -61,6 +65,9 @@ class Request:
         # Empty when oversize: a body over the limit is counted, not kept.
         self.body = body
         self.oversize = oversize
+        # The body went to a ResponseStream as it arrived (so `body` is empty); headers
+        # include its trailers.
+        self.streamed = streamed
         self.keep_alive = keep_alive
         self.channel = channel
         # Set by a handler that parks the request, so a dropped connection can tell it.
@@ -114,6 +121,20 @@ def entity_too_large_reply(limit: int) -> Reply:
     return error_reply(
         413, "RequestEntityTooLarge", f"Exceeded maximum allowed payload size ({limit} bytes)."
     )
+
+
+def trailer_error(headers: dict[bytes, bytes]) -> tuple[str, bytes] | None:
+    """The error a streamed response's trailers report: its type and its body (sent in
+    base64), or None when it reports none."""
+    error_type = headers.get(b"lambda-runtime-function-error-type")
+    if not error_type:
+        return None
+    encoded = headers.get(b"lambda-runtime-function-error-body", b"")
+    try:
+        body = base64.b64decode(encoded, validate=True)
+    except binascii.Error:
+        body = encoded  # not base64: passed on as it came
+    return error_type.decode("utf-8", "replace"), body
 
 
 def response_too_large_body(limit: int) -> bytes:

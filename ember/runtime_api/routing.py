@@ -9,6 +9,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 
 from ember.runtime_api.messages import NOT_FOUND, Reply, Request
+from ember.runtime_api.streaming import ResponseStream
 
 # A handler answers at once with a Reply, or returns None having parked the request
 # (it answers later through request.reply()).
@@ -17,6 +18,10 @@ Handler = Callable[[Request, Mapping[str, str]], Reply | None]
 # limit: raises the RequestRejectedError its handler would answer (a request id not handed
 # out, a state that takes no result), so such a body is refused unread.
 LargeBodyCheck = Callable[[Mapping[str, str]], None]
+# Asked, from a request's path parameters and headers, once the head of a request in
+# streaming mode is parsed: the stream its body goes to as it arrives, None to buffer the
+# body as usual, or the RequestRejectedError its handler would answer.
+StreamOpener = Callable[[Mapping[str, str], Mapping[bytes, bytes]], ResponseStream | None]
 
 _NO_PARAMS: Mapping[str, str] = {}
 
@@ -71,6 +76,8 @@ class Router:
         # handler -> its check, for those that take bodies up to the endpoint's response
         # limit; others take little.
         self._large: dict[Handler, LargeBodyCheck] = {}
+        # handler -> its opener, for those whose body may be streamed through.
+        self._streams: dict[Handler, StreamOpener] = {}
 
     def add(
         self,
@@ -79,6 +86,7 @@ class Router:
         handler: Handler,
         *,
         large_body: LargeBodyCheck | None = None,
+        stream: StreamOpener | None = None,
     ) -> None:
         if "{" in template:
             route = self._templates.get(template)
@@ -92,6 +100,8 @@ class Router:
         methods[method] = handler
         if large_body is not None:
             self._large[handler] = large_body
+        if stream is not None:
+            self._streams[handler] = stream
 
     def admit_large_body(self, method: str, path: str) -> bool:
         """Whether a request may send a body up to the response limit now: False when its
@@ -102,6 +112,16 @@ class Router:
             return False
         check(params)
         return True
+
+    def open_stream(
+        self, method: str, path: str, headers: Mapping[bytes, bytes]
+    ) -> ResponseStream | None:
+        """Where the body of a request in streaming mode goes as it arrives: None when its
+        route streams nothing now (the body is then read whole); RequestRejectedError when
+        its handler would refuse it."""
+        handler, params = self.resolve(method, path)
+        opener = self._streams.get(handler)
+        return None if opener is None else opener(params, headers)
 
     def resolve(self, method: str, path: str) -> tuple[Handler, Mapping[str, str]]:
         """The handler for a request and its path parameters (404 / 405 handlers on a miss)."""

@@ -5,14 +5,14 @@ has one, because they appear in the 403 body a runtime gets for an illegal trans
 "State transition from <state> to <event> failed for runtime. Error: ...".
 
     STARTING ───next───▶ IDLE ◀──────next────── RESPONDED
-        │               │  ▲ └─next (re-park)       ▲
-        │           dispatch                         │
-        │               ▼                            │
-        │            INVOKING ──response / error─────┘
-        │               │
-    init_error       abandon
-        ▼               ▼
-    INIT_FAILED      ABANDONED          (any state) ──close──▶ CLOSED
+        │               │  ▲ └─next (re-park)     ▲   ▲
+        │           dispatch                       │   │
+        │               ▼                          │   │
+        │            INVOKING ──response / error───┘   │ response (the body's end)
+        │               │    └──stream──▶ STREAMING ───┘
+    init_error       abandon                 │
+        ▼               ▼                    │
+    INIT_FAILED      ABANDONED ◀──abandon────┘      (any state) ──close──▶ CLOSED
 """
 
 from __future__ import annotations
@@ -31,6 +31,8 @@ class RuntimeState(StrEnum):
     IDLE = "Ready"
     # An invocation was handed to the runtime; its /response or /error is awaited.
     INVOKING = "Running"
+    # The runtime is streaming its response (POST /response in streaming mode, unfinished).
+    STREAMING = "Streaming"
     # The runtime reported the result and has not come back to GET /next yet.
     RESPONDED = "RuntimeResponseSentState"
     # The runtime POSTed /init/error: it will never take work.
@@ -47,6 +49,8 @@ class RuntimeEvent(StrEnum):
     RESPONSE = "InvocationResponse"
     ERROR = "InvocationErrorResponse"
     INIT_ERROR = "InitError"
+    # The head of a streamed POST /response: its body is relayed as it comes.
+    STREAM = "InvocationResponseStream"
     # Moves made by the platform.
     DISPATCH = "Dispatch"
     ABANDON = "Abandon"
@@ -67,6 +71,10 @@ TRANSITIONS: Mapping[tuple[RuntimeState, RuntimeEvent], RuntimeState] = MappingP
         (_S.INVOKING, _E.RESPONSE): _S.RESPONDED,
         (_S.INVOKING, _E.ERROR): _S.RESPONDED,
         (_S.INVOKING, _E.ABANDON): _S.ABANDONED,
+        (_S.INVOKING, _E.STREAM): _S.STREAMING,
+        # The end of the streamed body (its trailers may name an error: still a response).
+        (_S.STREAMING, _E.RESPONSE): _S.RESPONDED,
+        (_S.STREAMING, _E.ABANDON): _S.ABANDONED,
         (_S.RESPONDED, _E.NEXT): _S.IDLE,
     }
     | {(state, _E.CLOSE): _S.CLOSED for state in RuntimeState}

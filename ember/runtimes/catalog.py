@@ -12,6 +12,8 @@ import sys
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 
+from ember.runtimes import jvm, node
+
 # Every python3.x AWS still accepts (its recorded CreateFunction answers list 3.8 and 3.9
 # beside 3.10-3.14), each runnable where an interpreter for it is found.
 PYTHON_RUNTIMES = (
@@ -45,7 +47,9 @@ class RuntimeSpec:
     """How to start one runtime's process inside an environment."""
 
     name: str  # the Lambda Runtime value, e.g. "python3.12"
-    interpreter: str  # the Python that runs it (for `provided`: the `python3` on PATH)
+    # The Python (or for nodejs, the node binary) that runs it (for `provided`: the
+    # `python3` on PATH).
+    interpreter: str
     # boto3 and botocore for this runtime's functions (python3.x only; None: not installed).
     sdk_dir: str | None = None
 
@@ -54,19 +58,60 @@ class RuntimeSpec:
         return self.name.startswith("python")
 
     @property
+    def is_node(self) -> bool:
+        return self.name.startswith("nodejs")
+
+    @property
+    def is_java(self) -> bool:
+        return self.name.startswith("java")
+
+    @property
+    def is_managed(self) -> bool:
+        """A runtime Ember ships (python3.x, nodejs, java), not the function's own `bootstrap`."""
+        return self.is_python or self.is_node or self.is_java
+
+    @property
+    def runtime_dir(self) -> str:
+        """Ember's runtime for it, bound at /var/runtime."""
+        if self.is_java:
+            return str(jvm.DEFAULT_JAVA_DIR)  # the jar `make` built, in its lib/
+        return str(node.NODE_RUNTIME_DIR if self.is_node else RUNTIME_DIR)
+
+    @property
+    def extra_binds(self) -> tuple[str, ...]:
+        """Host folders its interpreter needs inside a sandbox, bound at the same paths."""
+        return jvm.outside_links(self.prefix) if self.is_java else ()
+
+    @property
     def prefix(self) -> str:
         """The interpreter's installation (its `bin/` and `lib/`), bound at /var/lang."""
         return os.path.dirname(os.path.dirname(os.path.realpath(self.interpreter)))
 
     def argv(
-        self, task_root: str, *, lang: str | None = None, runtime_dir: str | None = None
+        self,
+        task_root: str,
+        *,
+        lang: str | None = None,
+        runtime_dir: str | None = None,
+        memory_mb: int | None = None,
     ) -> list[str]:
         """The runtime's command line; `lang` and `runtime_dir` are where the interpreter's
-        prefix and Ember's runtime folder are seen (inside a sandbox), if not where they are."""
+        prefix and Ember's runtime folder are seen (inside a sandbox), if not where they are;
+        `memory_mb` sizes node's heap."""
+        interpreter = self.interpreter
+        if lang is not None:
+            interpreter = f"{lang}/bin/{os.path.basename(os.path.realpath(interpreter))}"
+        if self.is_node:
+            entry = f"{runtime_dir or node.NODE_RUNTIME_DIR}/{node.ENTRY}"
+            return node.argv(interpreter, entry, memory_mb)
+        if self.is_java:
+            # The class data archive is recorded for sandboxes' class path (see jvm.py).
+            archive = None
+            if runtime_dir == jvm.SANDBOX_DIR:
+                archive = jvm.shared_archive(jvm.DEFAULT_JAVA_DIR, self.interpreter)
+            java_dir = runtime_dir or self.runtime_dir
+            return jvm.argv(interpreter, java_dir, jvm.major(self.name), memory_mb, archive)
         if self.is_python:
-            interpreter = self.interpreter
-            if lang is not None:
-                interpreter = f"{lang}/bin/{os.path.basename(os.path.realpath(interpreter))}"
             bootstrap = f"{runtime_dir}/{BOOTSTRAP.name}" if runtime_dir else str(BOOTSTRAP)
             # -S: no site import (stdlib only, like Lambda's own path; saves ~35 ms a start).
             return [interpreter, "-S", bootstrap]
@@ -175,8 +220,18 @@ def discover_interpreters(extra: Iterable[tuple[str, str]] = ()) -> dict[str, st
 class RuntimeCatalog:
     """The runtimes this server can run, fixed at start-up."""
 
-    def __init__(self, interpreters: Mapping[str, str], sdk_dir: Path | None = None) -> None:
+    def __init__(
+        self,
+        interpreters: Mapping[str, str],
+        sdk_dir: Path | None = None,
+        nodes: Mapping[str, str] | None = None,  # major version ("20") -> node binary
+        jdks: Mapping[str, str] | None = None,  # major version ("17") -> its `java`
+    ) -> None:
         self._interpreters = dict(interpreters)
+        self._nodes = dict(nodes or {})
+        self._jdks = dict(jdks or {})
+        # Ember's Java runtime (a jar `make` compiles where a JDK is present).
+        self.java_built = bool(self._jdks) and jvm.runtime_built(jvm.DEFAULT_JAVA_DIR)
         # The shared boto3/botocore folder, when `make` installed it.
         self.sdk_dir = sdk_dir if sdk_dir is not None and sdk_installed(sdk_dir) else None
         self.sdk_wanted = sdk_dir  # where it was looked for (for the start-up line)
@@ -196,14 +251,31 @@ class RuntimeCatalog:
                 if self.sdk_dir is not None and int(version.split(".")[1]) >= sdk_from:
                     sdk = str(self.sdk_dir)
                 self._specs[name] = RuntimeSpec(name, path, sdk)
+        for name in node.NODE_RUNTIMES:
+            binary = self._nodes.get(node.major(name))
+            if binary:
+                self._specs[name] = RuntimeSpec(name, binary)
+        for name in jvm.JAVA_RUNTIMES:
+            java = self._jdks.get(jvm.major(name))
+            if java and self.java_built:
+                self._specs[name] = RuntimeSpec(name, java)
         for name in PROVIDED_RUNTIMES:
             self._specs[name] = RuntimeSpec(name, self.default_python)
 
     @classmethod
     def discover(
-        cls, extra: Iterable[tuple[str, str]] = (), sdk_dir: Path | None = DEFAULT_SDK_DIR
+        cls,
+        extra: Iterable[tuple[str, str]] = (),
+        sdk_dir: Path | None = DEFAULT_SDK_DIR,
+        nodes: Iterable[tuple[str, str]] = (),
+        jdks: Iterable[tuple[str, str]] = (),
     ) -> RuntimeCatalog:
-        return cls(discover_interpreters(extra), sdk_dir)
+        return cls(
+            discover_interpreters(extra),
+            sdk_dir,
+            node.discover_nodes(nodes),
+            jdks=jvm.discover_jdks(jdks),
+        )
 
     def get(self, runtime: str) -> RuntimeSpec | None:
         return self._specs.get(runtime)
@@ -216,6 +288,34 @@ class RuntimeCatalog:
 
     def interpreters(self) -> dict[str, str]:
         return dict(self._interpreters)
+
+    def nodes(self) -> dict[str, str]:
+        """Major version ("20") -> the node binary that runs nodejs<major>.x."""
+        return dict(self._nodes)
+
+    def jdks(self) -> dict[str, str]:
+        """Major version ("17") -> the `java` that runs java<major>."""
+        return dict(self._jdks)
+
+    def java_unavailable(self, runtime: str) -> str:
+        """Why the java runtime `runtime` cannot run here (CreateFunction's error)."""
+        return jvm.unavailable(runtime, self._jdks, jvm.DEFAULT_JAVA_DIR)
+
+    def java_summary(self) -> str:
+        """One line on Java: the runtimes Ember's Java runtime serves, or why none."""
+        if not self._jdks:
+            return "java runtimes: no JDK found (install one to run java11-java25)"
+        if not self.java_built:
+            return (
+                f"java runtimes: Ember's Java runtime is not built (expected in "
+                f"{jvm.DEFAULT_JAVA_DIR}; `make install` builds it with javac)"
+            )
+        served = [s for s in self._specs.values() if s.is_java]
+        archived = [
+            s.name for s in served if jvm.shared_archive(jvm.DEFAULT_JAVA_DIR, s.interpreter)
+        ]
+        names = ", ".join(s.name for s in served) or "none (no JDK of a supported version)"
+        return f"java runtimes: {names} (class data archive for {', '.join(archived) or 'none'})"
 
     def sdk_summary(self) -> str:
         """One line on boto3/botocore for functions: which versions, or how to install."""
@@ -231,9 +331,13 @@ class RuntimeCatalog:
 
     def read_versions(self) -> None:
         """Learn every interpreter's version (blocking; once, at start-up)."""
-        paths = [s.interpreter for s in self._specs.values()]
-        missing = [p for p in paths if p not in self._versions]
-        self._versions.update(interpreter_versions(missing))
+        specs = self._specs.values()
+        missing = {s.interpreter for s in specs if s.interpreter not in self._versions}
+        nodes = {s.interpreter for s in specs if s.is_node} & missing
+        javas = {s.interpreter for s in specs if s.is_java} & missing
+        self._versions.update(interpreter_versions(missing - nodes - javas))
+        self._versions.update(node.node_versions(nodes))
+        self._versions.update(jvm.java_versions(javas))
 
     def version_arn(self, runtime: str, region: str) -> str:
         """The runtime version ARN of what runs `runtime` here (see runtime_version_arn);
@@ -242,7 +346,10 @@ class RuntimeCatalog:
         if spec is None:
             return runtime_version_arn(region, runtime, "")
         if spec.interpreter not in self._versions:
-            self._versions.update(interpreter_versions([spec.interpreter]))
+            versions = node.node_versions if spec.is_node else interpreter_versions
+            if spec.is_java:
+                versions = jvm.java_versions
+            self._versions.update(versions([spec.interpreter]))
         return runtime_version_arn(region, runtime, self._versions.get(spec.interpreter, ""))
 
     def precompile(self) -> None:

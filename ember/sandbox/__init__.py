@@ -9,7 +9,8 @@ order (`launcher`), the process tree and its output pipe (`process`), merging la
 (`network`, `network_relay`), its way out through the host's NAT (`outbound`, spoken to
 the kernel in `netlink`), each environment's /tmp filesystem on disk (`scratch`) within
 what the data dir's disk can promise (`scratch_budget`), the
-seccomp filter (`seccomp`), and what the host allows (`capabilities`: probed once, shown
+seccomp filter (`seccomp`), folders handed into a running sandbox (`mounts`: pre-started
+sandboxes), and what the host allows (`capabilities`: probed once, shown
 by `ember doctor`).
 Knows nothing of functions or invocations: it is told an argv, an environment, folders and
 limits (`spec`; `command` assembles the command line). Must never import any other `ember`

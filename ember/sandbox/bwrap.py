@@ -63,6 +63,36 @@ def drop_privileges(setpriv: str) -> list[str]:
     ]  # fmt: skip
 
 
+# In a container image's root: where the host's /usr is seen, so that the host's setpriv
+# and env (which drop root and set the loader variables) run there on the host's own
+# libraries, whatever the image holds. Inside /dev: bubblewrap's own tmpfs, so nothing is
+# added to the image's read-only root.
+HOST_USR = "/dev/.ember-host-usr"
+_LOADER = "/lib64/ld-linux-x86-64.so.2"
+
+
+def host_tool(path: str, *, image: bool) -> list[str]:
+    """The argv prefix that runs the host program `path` (under /usr) inside a sandbox:
+    itself on the host's root; in an image's root, through the host's dynamic loader."""
+    if not image:
+        return [path]
+    real, loader = os.path.realpath(path), os.path.realpath(_LOADER)
+    if not (real.startswith("/usr/") and loader.startswith("/usr/")):
+        return [path]  # not a merged-/usr host: the image must bring its own
+    inside = HOST_USR + loader.removeprefix("/usr")
+    return [inside, "--library-path", os.path.dirname(inside), HOST_USR + real.removeprefix("/usr")]
+
+
+def _image_args(root: str, *, own_hosts: bool) -> list[str]:
+    """An image's root read-only at /, with the host's name resolution files over its own
+    (the unpacked root has empty ones to mount on: see control.rootfs.MOUNT_FILES)."""
+    args = ["--ro-bind", root, "/"]
+    for name in ("resolv.conf",) if own_hosts else ("hosts", "resolv.conf"):
+        if os.path.exists(f"/etc/{name}"):
+            args += ["--ro-bind", f"/etc/{name}", f"/etc/{name}"]
+    return args
+
+
 def _system_args(root: str = "/", *, own_hosts: bool = False) -> list[str]:
     # bubblewrap makes missing parents 0700: make the shared ones readable first.
     args = ["--perms", "0755", "--dir", "/etc", "--perms", "0755", "--dir", "/var"]
@@ -94,6 +124,7 @@ def command(
     env_fd: int = -1,
     seccomp_fd: int = -1,  # the filter for `--seccomp` (seccomp.pipe()); -1: none
     hosts: Path | None = None,
+    image_root: str | None = None,  # a container image's root file system, at /
 ) -> list[str]:
     """bwrap's argv up to (not including) the program: namespaces, mounts, `info_fd`
     (where bwrap writes the sandbox's pid 1 as JSON). The program's environment is only
@@ -109,13 +140,18 @@ def command(
         args += ["--seccomp", str(seccomp_fd)]
     if unprivileged:
         args += ["--unshare-user", "--uid", str(SANDBOX_UID), "--gid", str(SANDBOX_GID)]
-    args += _system_args(own_hosts=hosts is not None)
+    if image_root is not None:
+        args += _image_args(image_root, own_hosts=hosts is not None)
+    else:
+        args += _system_args(own_hosts=hosts is not None)
     if hosts is not None:
         args += ["--ro-bind", str(hosts), "/etc/hosts"]
     if identity is not None:
         args += ["--ro-bind", str(identity[0]), "/etc/passwd"]
         args += ["--ro-bind", str(identity[1]), "/etc/group"]
     args += ["--proc", "/proc", "--dev", "/dev"]
+    if image_root is not None:
+        args += ["--ro-bind", "/usr", HOST_USR]
     if tmp_dir is not None:
         args += ["--bind", tmp_dir, "/tmp"]
     else:
@@ -123,7 +159,7 @@ def command(
     targets = {target for _, target in binds}
     for source, target in binds:
         args += ["--ro-bind", source, target]
-    if "/opt" not in targets:
+    if "/opt" not in targets and image_root is None:
         args += ["--perms", "0755", "--dir", "/opt"]
     args += ["--chdir", cwd, "--"]
     return args

@@ -16,6 +16,7 @@ from pathlib import Path
 
 from ember.sandbox import bwrap, cgroups, seccomp
 from ember.sandbox import network as netns
+from ember.sandbox.netpool import NamespacePool
 from ember.sandbox.outbound import Outbound, OutboundError
 from ember.sandbox.scratch import ScratchPool, check_scratch
 from ember.sandbox.spec import PIDS_MAX
@@ -56,6 +57,7 @@ class Capabilities:
     network_problem: str = "no bubblewrap"
     outbound: Outbound | None = None  # veth + NAT out of environments' namespaces
     outbound_problem: str = "no network namespaces"
+    netpool: NamespacePool | None = None  # namespaces made ahead of cold starts
     scratch: ScratchPool | None = None  # /tmp filesystems on disk; None: tmpfs
     scratch_problem: str = "no bubblewrap"
 
@@ -212,6 +214,8 @@ class Capabilities:
         return "isolation: " + "; ".join(parts)
 
     def close(self) -> None:
+        if self.netpool is not None:  # before the bridge their veths are on
+            self.netpool.close()
         if self.outbound is not None:
             self.outbound.close()
         if self.scratch is not None:
@@ -325,6 +329,7 @@ def probe(
         network_problem=network_problem,
         outbound=wired,
         outbound_problem=outbound_problem,
+        netpool=NamespacePool(wired) if hosts is not None else None,
         mode=mode,
         cores=cores,
         bwrap=bwrap_path,

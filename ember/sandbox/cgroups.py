@@ -85,6 +85,7 @@ class Group(Protocol):
 
     def enter_files(self) -> list[str]: ...
     def set_cpus(self, cpus: float | None) -> None: ...
+    def set_memory(self, memory_bytes: int) -> None: ...
     def freeze(self) -> None: ...
     def thaw(self) -> None: ...
     def peak_bytes(self) -> int: ...
@@ -178,6 +179,14 @@ class V1Group:
             # Quota left unused in quiet periods may be spent on a burst: the same share
             # over time, without a short invocation stalling for a whole period.
             _write(cpu / "cpu.cfs_burst_us", str(quota))
+
+    def set_memory(self, memory_bytes: int) -> None:
+        """A lower limit (a pre-started environment taken by a function): memory first,
+        since memory+swap may not go below it."""
+        memory = self._dirs["memory"]
+        _write(memory / "memory.limit_in_bytes", str(memory_bytes))
+        if (memory / "memory.memsw.limit_in_bytes").exists():
+            _write(memory / "memory.memsw.limit_in_bytes", str(memory_bytes))
 
     def freeze(self) -> None:
         os.pwrite(self._freezer, b"FROZEN", 0)
@@ -297,6 +306,9 @@ class V2Group:
         _write(self._dir / "cpu.max", value)
         if cpus and (self._dir / "cpu.max.burst").exists():
             _write(self._dir / "cpu.max.burst", str(quota_us(cpus)))  # as on v1
+
+    def set_memory(self, memory_bytes: int) -> None:
+        _write(self._dir / "memory.max", str(memory_bytes))
 
     def freeze(self) -> None:
         os.pwrite(self._freezer, b"1", 0)

@@ -75,7 +75,9 @@ def _variables_pipe(env: Mapping[str, str]) -> int:
 
 
 def build(spec: SandboxSpec, caps: Capabilities, group: Group | None) -> Command:
-    command = Command(argv=list(spec.argv), cwd=spec.cwd, child_ends=[], env=dict(spec.env))
+    command = Command(
+        argv=list(spec.argv), cwd=spec.cwd, child_ends=list(spec.keep_fds), env=dict(spec.env)
+    )
     if any("\0" in name or "\0" in value for name, value in spec.env.items()):
         raise LaunchError("an environment variable contains a NUL character")
     rest, loader = launcher.split_environment(spec.env)
@@ -96,8 +98,13 @@ def build(spec: SandboxSpec, caps: Capabilities, group: Group | None) -> Command
             inside = spec.env
             if caps.setpriv is not None:
                 # setpriv runs as root inside: the loader variables come after it.
+                image = spec.root is not None
                 command.argv = launcher.with_loader_variables(loader, command.argv)
-                command.argv = bwrap.drop_privileges(caps.setpriv) + command.argv
+                if loader and image:  # `env` from the host's /usr, as setpriv
+                    command.argv[:1] = bwrap.host_tool(command.argv[0], image=True)
+                drop = bwrap.drop_privileges(caps.setpriv)
+                drop[:1] = bwrap.host_tool(caps.setpriv, image=image)
+                command.argv = drop + command.argv
                 inside = rest
             env_r = _variables_pipe(inside)
             command.child_ends.append(env_r)
@@ -118,6 +125,7 @@ def build(spec: SandboxSpec, caps: Capabilities, group: Group | None) -> Command
                 env_fd=env_r,
                 seccomp_fd=filter_r,
                 hosts=spec.hosts,
+                image_root=spec.root,
             )
             command.argv = sandbox + command.argv
             command.cwd = "/"  # the program's working folder is bubblewrap's --chdir

@@ -36,7 +36,11 @@ CLONE_NEWNET = 0x40000000
 RUNTIME_API = ("127.0.0.1", 9001)  # Lambda's AWS_LAMBDA_RUNTIME_API
 HOST_ADDRESS = "127.0.0.2"  # host.ember.internal inside every environment
 HOST_NAME = "host.ember.internal"
-HOSTS = f"127.0.0.1\tlocalhost\n::1\tlocalhost\n{HOST_ADDRESS}\t{HOST_NAME}\n"
+# sandbox.localdomain: where Telemetry API destinations listen, as on Lambda.
+HOSTS = (
+    f"127.0.0.1\tlocalhost sandbox.localdomain sandbox\n::1\tlocalhost\n"
+    f"{HOST_ADDRESS}\t{HOST_NAME}\n"
+)
 
 _SIOCGIFFLAGS, _SIOCSIFFLAGS, _IFF_UP = 0x8913, 0x8914, 0x1
 _IFREQ = "16sh22x"  # struct ifreq: the name, then ifr_flags in the union
@@ -137,6 +141,17 @@ def create(relay_ports: Iterable[int] = (), outbound: Outbound | None = None) ->
     finally:
         os.close(original)
     return Namespace(fd, runtime_api, relays, link, outbound)
+
+
+def add_relays(ns: Namespace, relay_ports: Iterable[int]) -> None:
+    """Listening sockets on 127.0.0.2 at `relay_ports` inside `ns` (a pooled namespace is
+    made before the host's ports are known; a few µs a port, fine on the loop)."""
+    ports = [port for port in relay_ports if port not in ns.relays]
+    if not ports:
+        return
+    with entered(ns.fd):
+        for port in ports:
+            ns.relays[port] = _listen((HOST_ADDRESS, port))
 
 
 @contextlib.contextmanager

@@ -93,6 +93,7 @@ class ProcessSandbox:
             try:
                 scratch = await caps.scratch.take(spec.tmp_mb)
             except ScratchError as exc:
+                close_fds(*spec.keep_fds)  # ours to close once passed, started or not
                 raise LaunchError(f"cannot make the environment's /tmp: {exc}") from exc
             spec = dataclasses.replace(spec, tmp_dir=str(scratch.path))
         group = None
@@ -103,6 +104,7 @@ class ProcessSandbox:
             except CgroupError as exc:
                 if caps.scratch is not None:
                     await caps.scratch.release(scratch)
+                close_fds(*spec.keep_fds)
                 raise LaunchError(f"cannot create the environment's cgroup: {exc}") from exc
         try:
             sandbox, info_fd = cls._start(spec, caps, group)
@@ -381,6 +383,15 @@ class ProcessSandbox:
                 self._group.set_cpus(cpus)
             except CgroupError as exc:  # the group is going away with its processes
                 log.warning("cannot set the CPU quota: %s", exc)
+
+    def limit_memory(self, memory_mb: int) -> None:
+        """Lower the memory limit (a pre-started sandbox taken by a function)."""
+        if self._group is None:
+            raise LaunchError("no cgroup to limit the memory of")
+        try:
+            self._group.set_memory(memory_mb << 20)
+        except CgroupError as exc:
+            raise LaunchError(f"cannot set the memory limit: {exc}") from exc
 
     def freeze(self) -> None:
         """Stop every process of the environment until thaw()."""

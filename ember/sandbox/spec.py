@@ -27,6 +27,12 @@ class SandboxSpec:
     pids_max: int = PIDS_MAX
     netns: int = -1  # an fd of the network namespace to start in (-1: Ember's own)
     hosts: Path | None = None  # the sandbox's /etc/hosts (None: the host's)
+    # A container image's root file system, bound read-only at / in place of the host's
+    # system folders (None: the host's, as for zip functions). Sandboxed only.
+    root: str | None = None
+    # Descriptors the program inherits (pre-started sandboxes: the assignment pipe's read
+    # end); closed here once it started.
+    keep_fds: Sequence[int] = ()
 
 
 def describe_exit(returncode: int) -> str:

@@ -56,3 +56,11 @@ def invoke_timed_out(request_id: str, timeout: int, version: str) -> InvocationR
         f"RequestId: {request_id} Error: Task timed out after {timeout:.2f} seconds",
         executed_version=version,
     )
+
+
+def restore_timed_out(budget: float) -> InvocationResult:
+    """SnapStart's after-restore hooks ran past the Restore phase's limit."""
+    return InvocationResult.platform_error(
+        "SnapStartTimeoutException",
+        f"RequestId: {uuid.uuid4()} Error: Restore timed out after {budget:.2f} seconds",
+    )

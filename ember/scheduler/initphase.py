@@ -17,6 +17,7 @@ from ember.scheduler import failures
 from ember.scheduler.results import InvocationResult
 from ember.scheduler.tasks import cancel_and_wait, first_done
 from ember.telemetry import reports
+from ember.telemetry.platform import PlatformLog
 
 T = TypeVar("T")
 
@@ -39,7 +40,9 @@ class InitPhase:
         clock: Clock,
         budget: float,
         log: Callable[[str], None],
+        platform: PlatformLog | None = None,  # EXTENSION records in the function's format
     ) -> None:
+        self._platform = platform
         self._endpoint = endpoint
         self._sandbox = sandbox
         self._crash = crash
@@ -48,10 +51,13 @@ class InitPhase:
         self._deadline = clock.monotonic() + budget
         self._log = log
 
-    async def run(self, extensions: frozenset[str]) -> InvocationResult | None:
-        """None once everything waits in next; else the failure, as the invoker sees it."""
+    async def run(
+        self, extensions: frozenset[str], *, snapshot: bool = False
+    ) -> InvocationResult | None:
+        """None once everything waits in next (`snapshot`, SnapStart's: the runtime waits
+        in restore/next); else the failure, as the invoker sees it."""
         try:
-            return await self._phases(extensions)
+            return await self._phases(extensions, snapshot)
         except _Interrupted as stop:
             failed = self._endpoint.extension_failure()
             if failed is not None:  # it reported an init error, then exited
@@ -63,14 +69,16 @@ class InitPhase:
                 return failures.runtime_exited(str(uuid.uuid4()), stop.detail, oom)
             return failures.init_timed_out(self._budget)
 
-    async def _phases(self, extensions: frozenset[str]) -> InvocationResult | None:
+    async def _phases(self, extensions: frozenset[str], snapshot: bool) -> InvocationResult | None:
         endpoint = self._endpoint
         if extensions:
             failed = await self._until(endpoint.wait_extensions_registered(extensions))
             if failed is not None:
                 return self._extension_failed(failed.name, failed.error_type)
         self._sandbox.release()  # Runtime Init starts once every extension registered
-        init_error = await self._until(endpoint.wait_ready())
+        init_error = await self._until(
+            endpoint.restore_gate.wait_parked() if snapshot else endpoint.wait_ready()
+        )
         if init_error is not None:
             return InvocationResult(
                 payload=init_error.body,
@@ -81,11 +89,17 @@ class InitPhase:
         if failed is not None:
             return self._extension_failed(failed.name, failed.error_type)
         for extension in endpoint.extensions():
-            self._log(reports.extension_ready(extension.name, extension.events))
+            if self._platform is not None:
+                self._platform.extension_ready(extension.name, extension.events)
+            else:
+                self._log(reports.extension_ready(extension.name, extension.events))
         return None
 
     def _extension_failed(self, name: str, error_type: str | None) -> InvocationResult:
-        self._log(reports.extension_init_error(name, error_type))
+        if self._platform is not None:
+            self._platform.extension_init_error(name, error_type)
+        else:
+            self._log(reports.extension_init_error(name, error_type))
         return failures.extension_init_failed(name, error_type)
 
     async def _until(self, awaitable: Awaitable[T]) -> T:

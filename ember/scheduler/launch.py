@@ -5,6 +5,9 @@ execution role's session, and from these the plan of its processes."""
 
 from __future__ import annotations
 
+import asyncio
+import functools
+import socket
 from pathlib import Path
 
 from ember.blocking import run_blocking
@@ -49,6 +52,12 @@ class Launch:
         self._session: Session | None = None
         self._netns: network.Namespace | None = None  # its own, when the host allows
         self._relay: Relay | None = None  # host.ember.internal's ports, inside the netns
+        # A pre-started sandbox's namespace and its routes (scheduler.prestart), made with it.
+        self._adopted: tuple[network.Namespace, dict[int, int]] | None = None
+
+    def adopt(self, ns: network.Namespace, routes: dict[int, int]) -> None:
+        """Listen in `ns` (owned from now on) instead of taking a namespace."""
+        self._adopted = (ns, routes)
 
     async def listen(self) -> str:
         """Start the Runtime API: at 127.0.0.1:9001 in a network namespace of its own, with
@@ -58,12 +67,22 @@ class Launch:
             return await self._endpoint.start()
         access = self._host_access
 
-        def make() -> tuple[network.Namespace, dict[int, int]]:
-            routes = access.routes()
-            return network.create(routes, self._caps.outbound), routes
+        pool = self._caps.netpool
+        if self._adopted is not None:
+            ns, routes = self._adopted
+        elif pool is not None:  # one made ahead of time, used by this environment only
+            routes = await run_blocking(access.routes) if access.all_ports else access.routes()
+            ns = await pool.take(routes)
+        else:
 
-        ns, routes = await run_blocking(make)
+            def make() -> tuple[network.Namespace, dict[int, int]]:
+                routes = access.routes()
+                return network.create(routes, self._caps.outbound), routes
+
+            ns, routes = await run_blocking(make)
         self._netns = ns
+        # Telemetry API batches go to destinations inside the environment's namespace.
+        self._endpoint.telemetry.set_connector(functools.partial(_connect_inside, ns.fd))
         address = await self._endpoint.start_on(ns.runtime_api)
         relays = {sock: routes[port] for port, sock in ns.relays.items()}
         self._relay = Relay(relays, allowance=self._allowance)
@@ -113,5 +132,24 @@ class Launch:
         if self._netns is not None:
             self._netns.close()
             self._netns = None
+        elif self._adopted is not None:  # never listened in it
+            self._adopted[0].close()
+        self._adopted = None
         if self._session is not None and self._credentials is not None:
             self._credentials.revoke(self._session.access_key)
+
+
+async def _connect_inside(
+    netns: int, host: str, port: int
+) -> tuple[asyncio.StreamReader, asyncio.StreamWriter]:
+    """A connection to (host, port) as a process of the environment would open it: the
+    socket is made inside its network namespace (a few microseconds on the loop)."""
+    with network.entered(netns):
+        sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+    try:
+        sock.setblocking(False)
+        await asyncio.get_running_loop().sock_connect(sock, (host, port))
+    except BaseException:
+        sock.close()
+        raise
+    return await asyncio.open_connection(sock=sock)

@@ -16,9 +16,11 @@ from collections.abc import Mapping
 from pathlib import Path
 
 from ember.runtimes import RuntimeSpec
-from ember.runtimes.catalog import RUNTIME_DIR, SDK_VARIABLE
+from ember.runtimes.catalog import SDK_VARIABLE
+from ember.runtimes.jvm import honour_tool_options
+from ember.runtimes.node import node_path
 from ember.sandbox import SandboxSpec
-from ember.scheduler.spec import EnvironmentSpec
+from ember.scheduler.spec import EnvironmentSpec, ImageRun
 
 TASK, OPT, RUNTIME, LANG = "/var/task", "/opt", "/var/runtime", "/var/lang"
 SDK = "/var/runtime-sdk"  # boto3 and botocore for python3.x, shared read-only
@@ -76,29 +78,34 @@ def external_extensions(opt_dir: str | None) -> list[str]:
 
 def plan(spec: EnvironmentSpec, runtime: RuntimeSpec, ctx: Context) -> Plan:
     """The sandbox to start for `spec` (blocking: looks at the layers' folder)."""
+    if spec.image is not None:
+        return _image_plan(spec, spec.image, runtime, ctx)
     if ctx.sandboxed:
         task, opt, runtime_dir = TASK, OPT, RUNTIME
         lang = None if runtime.prefix in ("/", "/usr") else LANG
-        binds = [(spec.code_path, TASK), (str(RUNTIME_DIR), RUNTIME)]
+        binds = [(spec.code_path, TASK), (runtime.runtime_dir, RUNTIME)]
         if lang is not None:
             binds.append((runtime.prefix, LANG))
         if ctx.opt_dir is not None:
             binds.append((ctx.opt_dir, OPT))
         if runtime.is_python and runtime.sdk_dir is not None:
             binds.append((runtime.sdk_dir, SDK))
-        argv = runtime.argv(task, lang=lang, runtime_dir=runtime_dir)
+        binds.extend((folder, folder) for folder in runtime.extra_binds)
+        argv = runtime.argv(task, lang=lang, runtime_dir=runtime_dir, memory_mb=spec.memory_size)
     else:
-        task, opt, runtime_dir = spec.code_path, ctx.opt_dir or OPT, str(RUNTIME_DIR)
+        task, opt, runtime_dir = spec.code_path, ctx.opt_dir or OPT, runtime.runtime_dir
         binds = []
-        argv = runtime.argv(task)
+        argv = runtime.argv(task, memory_mb=spec.memory_size)
+    if runtime.is_java:
+        argv = honour_tool_options(argv, spec.environment)
     names = external_extensions(ctx.opt_dir)
     env = _variables(spec, runtime, ctx, task=task, opt=opt, runtime_dir=runtime_dir)
     wrapper = spec.environment.get(EXEC_WRAPPER)
-    if wrapper and runtime.is_python:
+    if wrapper and runtime.is_managed:
         # Lambda execs the wrapper with the runtime's command line (managed runtimes only).
         argv = [_host_path(wrapper, ctx, spec) if not ctx.sandboxed else wrapper, *argv]
     entry = None
-    if not runtime.is_python:
+    if not runtime.is_managed:
         bootstrap = os.path.join(spec.code_path, "bootstrap")
         if not (os.path.isfile(bootstrap) and os.access(bootstrap, os.X_OK)):
             entry = argv[0]
@@ -117,6 +124,49 @@ def plan(spec: EnvironmentSpec, runtime: RuntimeSpec, ctx: Context) -> Plan:
         extensions=frozenset(names),
         missing_entrypoint=entry,
     )
+
+
+def _image_plan(spec: EnvironmentSpec, image: ImageRun, runtime: RuntimeSpec, ctx: Context) -> Plan:
+    """A container image's environment: its root file system read-only at /, its own
+    program, Lambda's variables over the image's ENV (the function's over both); the same
+    /tmp, /proc, network namespace and limits as any environment. Needs bubblewrap."""
+    # Lambda's _HANDLER for an image: the first word of its CMD (or ImageConfig.Command).
+    handler = image.command[0] if image.command else ""
+    as_run = dataclasses.replace(
+        spec, handler=handler, environment={**dict(image.env), **spec.environment}
+    )
+    env = _variables(as_run, runtime, ctx, task=TASK, opt=OPT, runtime_dir=RUNTIME)
+    missing = None
+    if not ctx.sandboxed:
+        missing = "container images run only with bubblewrap isolation"
+    elif not image.argv:
+        missing = "the image has no ENTRYPOINT or CMD"
+    elif not _in_image(spec.code_path, image.argv[0], env.get("PATH", "")):
+        missing = image.argv[0]
+    return Plan(
+        sandbox=SandboxSpec(
+            argv=list(image.argv),
+            env=env,
+            cwd=image.workdir,
+            memory_mb=spec.memory_size,
+            tmp_mb=spec.ephemeral_storage,
+            netns=ctx.netns,
+            hosts=ctx.hosts,
+            root=spec.code_path,
+        ),
+        extensions=frozenset(),
+        missing_entrypoint=missing,
+    )
+
+
+def _in_image(root: str, program: str, path: str) -> bool:
+    """Whether the image holds `program` (a path, or a name looked up on its PATH); links
+    are not followed here (they resolve against the image's root only inside)."""
+    if "/" in program:
+        candidates = [program if program.startswith("/") else "/" + program]
+    else:
+        candidates = [f"{folder.rstrip('/')}/{program}" for folder in path.split(":") if folder]
+    return any(os.path.lexists(root + c) for c in candidates)
 
 
 def _host_path(path: str, ctx: Context, spec: EnvironmentSpec) -> str:
@@ -148,7 +198,12 @@ def _variables(
         if ctx.opt_dir is not None and runtime.is_python:
             version = runtime.name.removeprefix("python")
             env["PYTHONPATH"] = f"{opt}/python/lib/python{version}/site-packages:{opt}/python"
+        if ctx.opt_dir is not None and runtime.is_java:
+            env["_EMBER_OPT_DIR"] = opt  # where the Java runtime finds java/lib (not /opt)
     env.update({"LANG": "en_US.UTF-8", "TZ": ":UTC"})
+    if runtime.is_node:
+        # Lambda's nodejs runtimes set it unless the function does.
+        env["NODE_PATH"] = node_path(spec.runtime, opt, runtime_dir, task)
     if ctx.aws_endpoint:
         # boto3 and the AWS CLI call Ember with no code change (a function may set its own).
         env["AWS_ENDPOINT_URL"] = ctx.aws_endpoint
@@ -169,8 +224,12 @@ def _variables(
             "AWS_LAMBDA_INITIALIZATION_TYPE": spec.initialization_type,
         }
     )
+    if spec.log_format == "JSON":
+        # Lambda's runtimes write JSON application logs and filter them by this level.
+        env["AWS_LAMBDA_LOG_FORMAT"] = "JSON"
+        env["AWS_LAMBDA_LOG_LEVEL"] = spec.application_log_level
     env.update(ctx.credentials)  # reserved: the function's own variables never win
-    if runtime.is_python:
+    if runtime.is_managed:
         # Lambda sets this for its managed runtimes only, not for `provided`.
         env["AWS_EXECUTION_ENV"] = f"AWS_Lambda_{spec.runtime}"
         if runtime.sdk_dir is not None:

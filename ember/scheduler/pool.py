@@ -23,10 +23,12 @@ from ember.sandbox.network import HostAccess
 from ember.sandbox.scratch import ScratchFullError
 from ember.scheduler.concurrency import Concurrency, Reservations
 from ember.scheduler.environment import Environment, EnvironmentLostError
+from ember.scheduler.prestart import Prestarts
 from ember.scheduler.results import InvocationResult, InvokeRequest
 from ember.scheduler.spec import EnvironmentSpec
 from ember.scheduler.states import EnvState
 from ember.telemetry import LogStore
+from ember.telemetry.metrics import InvocationSeries, Metrics
 
 log = logging.getLogger("ember.scheduler")
 
@@ -43,6 +45,10 @@ class Pool:
     ready_provisioned: list[Environment] = dataclasses.field(default_factory=list)
     provisioned_target: int = 0
     provisioning: asyncio.Task[None] | None = None
+    # SnapStart versions: environments past Init (and the before-snapshot hooks), frozen
+    # in SNAPSHOT until an invocation restores one; `refilling` keeps SNAPSHOTS_KEPT ready.
+    snapshots: list[Environment] = dataclasses.field(default_factory=list)
+    refilling: asyncio.Task[None] | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -57,6 +63,8 @@ class ProvisionedStatus:
 
 
 StatusCallback = Callable[[ProvisionedStatus], None]
+# Snapshot-ready environments kept per SnapStart version (each holds its Init's memory).
+SNAPSHOTS_KEPT = 1
 # Told a code path once the last live environment on it has shut down (control collects it).
 CodeReleased = Callable[[str], Awaitable[None]]
 
@@ -77,8 +85,10 @@ class Scheduler:
         bin_dir: Path,
         opt_dir: Path,
         allowance: Allowance | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self._settings = settings
+        self.metrics = metrics or Metrics()  # each invocation and throttle is counted there
         self._capabilities = capabilities  # what the host lets environments enforce
         self._host_access = host_access  # host.ember.internal's ports
         self._credentials = credentials  # environments' role sessions
@@ -110,6 +120,10 @@ class Scheduler:
         self._running = asyncio.Event()
         # Reserved and provisioned concurrency as control configured it (read, never written).
         self.concurrency = Concurrency(reservations, settings.scale_limit, settings.scale_window)
+        # Python sandboxes started ahead of cold starts (`--prestart N`; None: off here).
+        self.prestarts = Prestarts.open(
+            settings.prestart, capabilities, host_access or HostAccess(), self.metrics
+        )
 
     # -- lifecycle --------------------------------------------------------------------
 
@@ -122,6 +136,8 @@ class Scheduler:
             async with asyncio.TaskGroup() as tasks:
                 self._tasks = tasks
                 self._running.set()
+                if self.prestarts is not None:
+                    tasks.create_task(self.prestarts.run(), name="prestart")
                 period = max(0.05, min(self._settings.idle_timeout / 4, 5.0))
                 while True:
                     await self._clock.sleep(period)
@@ -148,7 +164,7 @@ class Scheduler:
         envs = {
             env
             for pool in self._pools.values()
-            for env in (*pool.idle, *pool.busy, *pool.provisioned)
+            for env in (*pool.idle, *pool.busy, *pool.provisioned, *pool.snapshots)
         }
         self._pools.clear()
         self._current_revision.clear()
@@ -156,6 +172,8 @@ class Scheduler:
             self._retire(env)
         while self._retiring:
             await asyncio.gather(*self._retiring, return_exceptions=True)
+        if self.prestarts is not None:  # every environment holding a slot is gone
+            await self.prestarts.close()
 
     def _spawn(self, coro: Coroutine[Any, Any, None]) -> asyncio.Task[None]:
         if self._tasks is None:
@@ -280,6 +298,10 @@ class Scheduler:
         size = spec.ephemeral_storage
         if scratch is None or scratch.fits(size):
             return
+        if self.prestarts is not None:  # ready sandboxes hold a /tmp each: first theirs
+            await self.prestarts.give_back()
+            if scratch.fits(size):
+                return
         with contextlib.suppress(TimeoutError):
             async with self._clock.timeout(self._settings.shutdown_grace + 1.0):
                 while not scratch.fits(size):
@@ -293,6 +315,7 @@ class Scheduler:
             spec, runtime, self._settings, self._logs, self._clock, self._bin_dir,
             capabilities=self._capabilities, host_access=self._host_access,
             credentials=self._credentials, opt_root=self._opt_root, allowance=self._allowance,
+            prestarts=self.prestarts,
         )  # fmt: skip
 
     def _current(self, spec: EnvironmentSpec) -> None:
@@ -320,6 +343,7 @@ class Scheduler:
                 continue
             while pool.idle:
                 self._retire(pool.idle.pop())
+            self._drop_snapshots(pool)
             self._current_revision[key] = ""
             if version is None or pool.provisioned_target:
                 self._set_provisioned_target(key, pool, 0)
@@ -427,7 +451,24 @@ class Scheduler:
     # -- invoking ---------------------------------------------------------------------
 
     async def invoke(self, spec: EnvironmentSpec, request: InvokeRequest) -> InvocationResult:
-        """Run one invocation, or raise TooManyRequestsError as Lambda throttles."""
+        """Run one invocation, or raise TooManyRequestsError as Lambda throttles; either
+        is counted in the metrics (Invocations, Errors, Duration; Throttles)."""
+        series = self.metrics.series(spec.function_name, spec.version, request.invoked_function_arn)
+        try:
+            result = await self._invoke(spec, request, series)
+        except TooManyRequestsError:
+            series.throttled()
+            raise
+        series.completed(result.function_error is not None, result.duration_ms)
+        series.billed(  # for `ember cost`: Lambda bills by the memory this version runs at
+            spec.memory_size, spec.ephemeral_storage, result.duration_ms, result.init_duration_ms,
+            result.restore_duration_ms,
+        )  # fmt: skip
+        return result
+
+    async def _invoke(
+        self, spec: EnvironmentSpec, request: InvokeRequest, series: InvocationSeries
+    ) -> InvocationResult:
         pool = self._pool(spec.pool_key)
         self._current(spec)
         # An idle environment may die between invocations; then the invocation, which
@@ -444,6 +485,10 @@ class Scheduler:
                 if env is not None:
                     self._put_back(pool, env)
                 raise
+            provisioned = not slot.on_demand
+            series.begin(
+                provisioned=provisioned, unreserved=slot.unreserved, allocated=len(pool.provisioned)
+            )
             try:
                 if env is None:
                     self.concurrency.note_new_environment(
@@ -456,11 +501,14 @@ class Scheduler:
                     continue
             finally:
                 self.concurrency.release(slot)
+                series.end(provisioned=provisioned, unreserved=slot.unreserved)
         slot = self.concurrency.acquire(spec.function_name, provisioned=False)
+        series.begin(provisioned=False, unreserved=slot.unreserved, allocated=len(pool.provisioned))
         try:
             return await self._invoke_cold(pool, spec, request)
         finally:
             self.concurrency.release(slot)
+            series.end(provisioned=False, unreserved=slot.unreserved)
 
     @staticmethod
     def _put_back(pool: Pool, env: Environment) -> None:
@@ -488,6 +536,8 @@ class Scheduler:
             return InvocationResult.platform_error(
                 "Runtime.InvalidRuntime", f"Runtime {spec.runtime} is not available here"
             )
+        if spec.initialization_type == "snap-start":
+            return await self._invoke_restored(pool, spec, runtime, request)
         await self._make_room(spec)
         env = self._make_environment(spec, runtime)
         pool.busy.add(env)
@@ -535,6 +585,115 @@ class Scheduler:
                 # A provisioned environment died: bring the pool back to its target.
                 self._respawn_provisioned(pool, env.spec)
         return result
+
+    # -- SnapStart --------------------------------------------------------------------
+
+    async def prepare_snapshot(self, spec: EnvironmentSpec) -> InvocationResult | None:
+        """PublishVersion of a SnapStart version: run its Init (and before-snapshot hooks)
+        once and keep the environment ready to restore. None when ready; else Init's
+        failure (the version is then Failed)."""
+        pool = self._pool(spec.pool_key)
+        self._current(spec)
+        runtime = self._catalog.get(spec.runtime)
+        if runtime is None:
+            return InvocationResult.platform_error(
+                "Runtime.InvalidRuntime", f"Runtime {spec.runtime} is not available here"
+            )
+        env = await self._start_snapshot(spec, runtime)
+        if isinstance(env, InvocationResult):
+            return env
+        if self._current_revision.get(spec.pool_key) != spec.revision_id:
+            self._retire(env)  # the version was deleted meanwhile
+        else:
+            pool.snapshots.append(env)
+        return None
+
+    async def _start_snapshot(
+        self, spec: EnvironmentSpec, runtime: RuntimeSpec
+    ) -> Environment | InvocationResult:
+        """A new environment of a SnapStart version through Init, in SNAPSHOT."""
+        await self._make_room(spec)
+        env = self._make_environment(spec, runtime)
+        try:
+            failure = await env.start()
+        except BaseException:
+            await self._shutdown(env)  # belongs to no pool yet
+            raise
+        if failure is not None:
+            self._retire(env)
+            return failure
+        return env
+
+    async def _invoke_restored(
+        self, pool: Pool, spec: EnvironmentSpec, runtime: RuntimeSpec, request: InvokeRequest
+    ) -> InvocationResult:
+        """A cold start of a SnapStart version: restore a snapshot-ready environment (one
+        made now, Init included, when none is ready), then keep another one ready."""
+        env: Environment | None = None
+        while pool.snapshots and env is None:
+            candidate = pool.snapshots.pop()
+            if candidate.spec.revision_id == spec.revision_id and candidate.alive:
+                env = candidate
+            else:
+                self._retire(candidate)
+        if env is None:
+            started = await self._start_snapshot(spec, runtime)
+            if isinstance(started, InvocationResult):
+                return started
+            env = started
+        self._refill_snapshots(pool, spec)
+        pool.busy.add(env)
+        try:
+            failure = await env.restore()
+        except EnvironmentLostError as lost:
+            failure = InvocationResult.platform_error(
+                "Runtime.ExitError", f"RequestId: {request.request_id} Error: {lost}"
+            )
+        except BaseException:
+            pool.busy.discard(env)
+            self._retire(env)
+            raise
+        if failure is not None:
+            pool.busy.discard(env)
+            self._retire(env)
+            return failure
+        try:
+            return await self._run(pool, env, request)
+        except EnvironmentLostError as lost:
+            return InvocationResult.platform_error(
+                "Runtime.ExitError", f"RequestId: {request.request_id} Error: {lost}"
+            )
+
+    def _refill_snapshots(self, pool: Pool, spec: EnvironmentSpec) -> None:
+        if len(pool.snapshots) < SNAPSHOTS_KEPT and (
+            pool.refilling is None or pool.refilling.done()
+        ):
+            pool.refilling = self._spawn(self._refill(pool, spec))
+
+    async def _refill(self, pool: Pool, spec: EnvironmentSpec) -> None:
+        """Bring the version's snapshot-ready environments back to SNAPSHOTS_KEPT (off any
+        invocation's path); stop at the first failure (the next cold start tries again)."""
+        runtime = self._catalog.get(spec.runtime)
+        while runtime is not None and len(pool.snapshots) < SNAPSHOTS_KEPT:
+            if self._current_revision.get(spec.pool_key) != spec.revision_id:
+                return  # the version was deleted or changed meanwhile
+            try:
+                env = await self._start_snapshot(spec, runtime)
+            except TooManyRequestsError:
+                return
+            if isinstance(env, InvocationResult):
+                log.warning("SnapStart Init of %s failed: %s", spec.pool_key, env.error_type)
+                return
+            if self._current_revision.get(spec.pool_key) != spec.revision_id:
+                self._retire(env)
+                return
+            pool.snapshots.append(env)
+
+    def _drop_snapshots(self, pool: Pool) -> None:
+        if pool.refilling is not None and not pool.refilling.done():
+            pool.refilling.cancel()
+        while pool.snapshots:
+            self._retire(pool.snapshots.pop())
 
     def _respawn_provisioned(self, pool: Pool, spec: EnvironmentSpec) -> None:
         if pool.provisioning is None or pool.provisioning.done():

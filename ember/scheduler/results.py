@@ -6,6 +6,8 @@ import dataclasses
 
 import orjson
 
+from ember.runtime_api.streaming import ResponseStream
+
 
 @dataclasses.dataclass(frozen=True, slots=True)
 class InvokeRequest:
@@ -16,6 +18,9 @@ class InvokeRequest:
     cognito_identity: str | None = None
     trace_id: str = ""
     want_log_tail: bool = False
+    # Where a response the function streams goes as it comes (InvokeWithResponseStream,
+    # streaming URLs); None: a streamed response is buffered like any other.
+    stream: ResponseStream | None = None
 
 
 @dataclasses.dataclass(frozen=True, slots=True)
@@ -28,6 +33,7 @@ class InvocationResult:
     log_tail: bytes = b""  # the invocation's log lines (the API keeps the last 4 KB)
     duration_ms: float = 0.0
     init_duration_ms: float | None = None
+    restore_duration_ms: float | None = None  # a SnapStart restore came before this invocation
 
     @classmethod
     def platform_error(

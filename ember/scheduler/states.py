@@ -8,13 +8,17 @@ import enum
 class EnvState(enum.StrEnum):
     STARTING = "starting"  # process launched, Init running
     IDLE = "idle"  # warm, parked in /next, in the pool
+    SNAPSHOT = "snapshot"  # SnapStart: Init done, frozen in restore/next until restored
     BUSY = "busy"  # running one invocation
     STOPPING = "stopping"  # Shutdown phase: SIGTERM sent
     DEAD = "dead"
 
 
 TRANSITIONS: dict[EnvState, frozenset[EnvState]] = {
-    EnvState.STARTING: frozenset({EnvState.IDLE, EnvState.BUSY, EnvState.STOPPING, EnvState.DEAD}),
+    EnvState.STARTING: frozenset(
+        {EnvState.IDLE, EnvState.BUSY, EnvState.SNAPSHOT, EnvState.STOPPING, EnvState.DEAD}
+    ),
+    EnvState.SNAPSHOT: frozenset({EnvState.IDLE, EnvState.STOPPING, EnvState.DEAD}),
     EnvState.IDLE: frozenset({EnvState.BUSY, EnvState.STOPPING, EnvState.DEAD}),
     EnvState.BUSY: frozenset({EnvState.IDLE, EnvState.STOPPING, EnvState.DEAD}),
     EnvState.STOPPING: frozenset({EnvState.DEAD}),

@@ -3,8 +3,10 @@ queue of asynchronous events (its own SQLite file).
 
 Owns: the data dir's layout (`layout.DataLayout`: nobody else names its files and
 folders), the SQLite file and the blob folder, atomic writes, translating sqlite3 and
-OSError into `ServiceError` at this seam. Knows nothing of Lambda's model: control
-hands it documents. Must never import any other `ember` package but `errors`.
+OSError into `ServiceError` at this seam; group commit (`group_commit`: writes that arrive
+together share one transaction and one fsync, for every durable store in the server).
+Knows nothing of Lambda's model: control hands it documents. Must never import any other
+`ember` package but `errors` and `blocking` (the group commit's worker thread).
 """
 
 from ember.store.blobs import BlobStore

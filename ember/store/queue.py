@@ -42,6 +42,7 @@ CREATE TABLE IF NOT EXISTS events (
     outcome    BLOB
 );
 CREATE INDEX IF NOT EXISTS events_due ON events (state, not_before, id);
+CREATE INDEX IF NOT EXISTS events_by_target ON events (state, target, not_before, id);
 CREATE TABLE IF NOT EXISTS tallies (
     target  TEXT PRIMARY KEY,
     dropped INTEGER NOT NULL DEFAULT 0
@@ -90,21 +91,52 @@ class Enqueue:
         return _insert(db, self.events)
 
 
+# Every target with a READY event, one index seek each (SQLite has no loose index scan).
+_READY_TARGETS = """
+WITH RECURSIVE targets(name) AS (
+    SELECT min(target) FROM events WHERE state = :ready
+    UNION ALL
+    SELECT (SELECT min(target) FROM events WHERE state = :ready AND target > name)
+    FROM targets WHERE name IS NOT NULL
+)
+SELECT name FROM targets WHERE name IS NOT NULL
+"""
+
+
 @dataclasses.dataclass(frozen=True, slots=True)
 class Claim:
-    """Take up to `limit` due events (READY -> IN_FLIGHT), oldest due first. Returns
-    (events, when the next READY event falls due or None)."""
+    """Take up to `limit` due events (READY -> IN_FLIGHT), fairly across targets: round
+    robin over the functions with due events (starting after `after`, the last target the
+    previous claim served), oldest due first within each. A function with a deep backlog
+    so cannot keep another's events waiting behind it. Returns (events, when the next
+    READY event falls due or None)."""
 
     now: float
     limit: int
+    after: str | None = None
 
     def run(self, db: sqlite3.Connection) -> tuple[list[QueuedEvent], float | None]:
         check_transition(EventState.READY, EventState.IN_FLIGHT)
-        rows = db.execute(
-            f"SELECT {_COLUMNS} FROM events WHERE state = ? AND not_before <= ? "
-            "ORDER BY not_before, id LIMIT ?",
-            (EventState.READY, self.now, self.limit),
-        ).fetchall()
+        targets = [name for (name,) in db.execute(_READY_TARGETS, {"ready": EventState.READY})]
+        if self.after is not None:  # rotate: the targets after the last one served first
+            split = next((i for i, t in enumerate(targets) if t > self.after), len(targets))
+            targets = targets[split:] + targets[:split]
+        queues = []
+        for target in targets:
+            due = db.execute(
+                f"SELECT {_COLUMNS} FROM events WHERE state = ? AND target = ? AND "
+                "not_before <= ? ORDER BY not_before, id LIMIT ?",
+                (EventState.READY, target, self.now, self.limit),
+            ).fetchall()
+            if due:
+                queues.append(due)
+                if len(queues) >= self.limit:
+                    break  # the first round alone fills the claim
+        rows: list[Any] = []
+        depth = 0
+        while len(rows) < self.limit and any(len(q) > depth for q in queues):
+            rows += [q[depth] for q in queues if len(q) > depth][: self.limit - len(rows)]
+            depth += 1
         db.executemany(
             "UPDATE events SET state = ? WHERE id = ?",
             [(EventState.IN_FLIGHT, row[0]) for row in rows],

@@ -26,6 +26,7 @@ import orjson
 from ember.errors import ServiceError
 
 _META = ".name"
+_RETENTION = ".retention"  # a folder's retention in days, when it has one
 _SUFFIX = ".jsonl"
 _MAX_DIR_NAME = 200  # bytes; file systems allow 255
 
@@ -50,6 +51,7 @@ class StoredFolder:
     name: str
     created: int
     streams: dict[str, StoredStream]
+    retention: int | None = None  # days (PutRetentionPolicy), None: kept
 
 
 def _dir_name(name: str) -> str:
@@ -113,6 +115,8 @@ class SegmentFiles:
     def _load_folder(self, path: Path) -> StoredFolder:
         name, created = self._meta(path)
         folder = StoredFolder(name, created, {})
+        with contextlib.suppress(OSError, ValueError):
+            folder.retention = int((path / _RETENTION).read_text())
         for old in path.glob(f"*{_SUFFIX}"):  # earlier versions: one flat file per stream
             target = path / _dir_name(urllib.parse.unquote(old.stem))
             target.mkdir(exist_ok=True)
@@ -149,6 +153,17 @@ class SegmentFiles:
 
     def create_folder(self, folder: str, created: int) -> None:
         self._create(self._folder(folder), folder, created)
+
+    def set_retention(self, folder: str, days: int | None) -> None:
+        """Keep (None: forget) a folder's retention in days, beside its name."""
+        path = self._folder(folder) / _RETENTION
+        try:
+            if days is None:
+                path.unlink(missing_ok=True)
+            else:
+                path.write_text(str(days))
+        except OSError as exc:
+            raise ServiceError(f"cannot write a log group's retention: {exc}") from exc
 
     def create_stream(self, folder: str, stream: str, created: int) -> None:
         self._create(self._stream(folder, stream), stream, created)

@@ -35,6 +35,8 @@ _MAX_SEGMENT = 8 << 20
 _MIN_SEGMENT = 64 << 10
 _INLINE_BYTES = 64 << 10  # a queue this small is written on the loop (see flush())
 _MAX_QUEUED = 32 << 20  # bytes waiting for the writer; past it new events are dropped
+_DAY_MS = 86_400_000
+EXPIRY_INTERVAL = 60.0  # seconds between sweeps for expired events
 
 
 @dataclasses.dataclass(slots=True)
@@ -65,6 +67,13 @@ class GroupInfo:
     created: int
     streams: dict[str, StreamInfo] = dataclasses.field(default_factory=dict)
     stored_bytes: int = 0
+    retention_days: int | None = None  # PutRetentionPolicy: older events expire
+
+    def cutoff(self, now_ms: int) -> int | None:
+        """Events before this time have expired (None: all are kept)."""
+        if self.retention_days is None:
+            return None
+        return now_ms - self.retention_days * _DAY_MS
 
 
 class LogStream:
@@ -114,6 +123,7 @@ class LogStore:
         """What is on disk (before the loop runs)."""
         for folder in self._files.load().values():
             group = self._groups[folder.name] = GroupInfo(folder.name, folder.created)
+            group.retention_days = folder.retention
             for stored in folder.streams.values():
                 info = StreamInfo(folder.name, stored.name, stored.created, stored.segments)
                 info.next_number = stored.segments[-1].number + 1 if stored.segments else 0
@@ -265,6 +275,57 @@ class LogStore:
             last = info.segments[-1].number
             self._queue_op(op(SegmentFiles.close_segment, group, stream, last))
 
+    # -- retention ----------------------------------------------------------------------
+
+    def set_retention(self, group: str, days: int | None) -> bool:
+        """PutRetentionPolicy (days) / DeleteRetentionPolicy (None); expired events go at
+        once. False when there is no such group."""
+        found = self._groups.get(group)
+        if found is None:
+            return False
+        found.retention_days = days
+        self._queue_op(op(SegmentFiles.set_retention, group, days))
+        self.expire()
+        return True
+
+    async def run_expiry(self, interval: float = EXPIRY_INTERVAL) -> None:
+        """Remove expired events every `interval` seconds until cancelled (owned by the
+        server); reads never show them, removed or not."""
+        while True:
+            self.expire()
+            await self._clock.sleep(interval)
+
+    def expire(self) -> None:
+        """Remove the segments whose every event is past its group's retention (a
+        segment's newer events keep it; reads hide its older ones)."""
+        now = self.now_ms()
+        for group in self._groups.values():
+            cutoff = group.cutoff(now)
+            if cutoff is None:
+                continue
+            for info in list(group.streams.values()):
+                while info.segments and _expired(info, cutoff):
+                    segment = info.segments.pop(0)
+                    group.stored_bytes -= segment.size
+                    key = (group.name, info.name, segment.number)
+                    self._queue.cancel([key])
+                    self._queue_op(op(SegmentFiles.remove_segment, *key))
+
+    def cutoff(self, group: str) -> int | None:
+        """Events of `group` before this time have expired (None: kept, or no group)."""
+        found = self._groups.get(group)
+        return found.cutoff(self.now_ms()) if found is not None else None
+
+    def _live(
+        self, group: str, window: tuple[int | None, int | None]
+    ) -> tuple[int | None, int | None]:
+        """A read's time window, narrowed to what its group's retention keeps."""
+        cutoff = self.cutoff(group)
+        if cutoff is None:
+            return window
+        start, end = window
+        return (cutoff if start is None else max(start, cutoff), end)
+
     # -- groups and streams -------------------------------------------------------------
 
     def create_group(self, group: str) -> bool:
@@ -336,6 +397,7 @@ class LogStore:
         """GetLogEvents: one stream's events in the time window, from position `skip`."""
         await self.flush()
         plan = self._plan(group, [stream])
+        window = self._live(group, window)
         return await run_blocking(self._read_page, group, plan, window, skip, limit, max_bytes)
 
     async def stream_page_before(
@@ -351,6 +413,7 @@ class LogStore:
         stream's last ones) and the position of the first of them."""
         await self.flush()
         plan = self._plan(group, [stream])
+        window = self._live(group, window)
         return await run_blocking(self._read_before, group, plan, window, end, limit, max_bytes)
 
     async def group_page(
@@ -366,6 +429,7 @@ class LogStore:
         """FilterLogEvents: matching events of some streams (all: None), by time."""
         await self.flush()
         plan = self._plan(group, streams)
+        window = self._live(group, window)
         return await run_blocking(
             self._read_page, group, plan, window, skip, limit, max_bytes, match
         )
@@ -419,3 +483,13 @@ class LogStore:
         if match is not None:
             events = (event for event in events if match(event.message))
         return reading.page(events, skip, limit, max_bytes)
+
+
+def _expired(info: StreamInfo, cutoff: int) -> bool:
+    """The stream's oldest segment holds only expired events (its newest is too old); the
+    segment being written is never removed."""
+    segment = info.segments[0]
+    last = segment.last if segment.last is not None else segment.first
+    if last is None or last >= cutoff:
+        return False
+    return not (info.writers and segment.number == info.next_number - 1)

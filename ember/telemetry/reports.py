@@ -26,9 +26,11 @@ def report(
     init_duration_ms: float | None = None,
     status: str | None = None,
     error_type: str | None = None,
+    restore_duration_ms: float | None = None,
 ) -> str:
     """REPORT: durations (billed rounded up to the millisecond), memory, the Init duration
-    of a cold start, and the status of an invocation that failed or timed out."""
+    of a cold start (SnapStart: the Restore duration of a resumed environment), and the
+    status of an invocation that failed or timed out."""
     line = (
         f"REPORT RequestId: {request_id}\tDuration: {duration_ms:.2f} ms\t"
         f"Billed Duration: {max(1, math.ceil(duration_ms))} ms\t"
@@ -37,6 +39,11 @@ def report(
     )
     if init_duration_ms is not None:
         line += f"Init Duration: {init_duration_ms:.2f} ms\t"
+    if restore_duration_ms is not None:
+        line += (
+            f"Restore Duration: {restore_duration_ms:.2f} ms\t"
+            f"Billed Restore Duration: {max(1, math.ceil(restore_duration_ms))} ms\t"
+        )
     if status is not None:
         line += f"\tStatus: {status}"
         if error_type is not None:
@@ -62,6 +69,14 @@ def init_report(duration_ms: float, *, error_type: str | None, detail: str | Non
         return line + f"Status: error\t{detail}"
     if error_type == "Sandbox.Timedout":
         return line + "Status: timeout"
+    return line + f"Status: error\tError Type: {error_type}"
+
+
+def restore_report(duration_ms: float, *, error_type: str | None = None) -> str:
+    """RESTORE_REPORT of SnapStart's Restore phase (after-restore hooks included)."""
+    line = f"RESTORE_REPORT Restore Duration: {duration_ms:.2f} ms\t"
+    if error_type is None:
+        return line
     return line + f"Status: error\tError Type: {error_type}"
 
 

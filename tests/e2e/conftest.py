@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 
 from tests.e2e.harness import Server, free_port, run_server
+from tests.e2e.recorder import Collector, running_collector
 
 
 @pytest.fixture(scope="session")
@@ -23,6 +24,14 @@ def server(tmp_path_factory: pytest.TempPathFactory, host_service_port: int) -> 
     access = ("--host-access", str(host_service_port))
     with run_server(root / "data", "--idle-timeout", "60", *access) as srv:
         yield srv
+
+
+@pytest.fixture(scope="module")
+def collector() -> Iterator[Collector]:
+    """A collector for recording functions (tests/e2e/recorder.py), one per module: start
+    the module's server with `*collector.access`."""
+    with running_collector() as running:
+        yield running
 
 
 @pytest.fixture

@@ -42,6 +42,18 @@ def function_host() -> str:
     return HOST_NAME if host.network else "127.0.0.1"
 
 
+def create_key(data_dir: Path) -> tuple[str, str]:
+    """`ember keys create` on a server's data dir (before or while it runs with `--auth
+    sigv4`): the new key's (access key id, secret)."""
+    done = subprocess.run(
+        [sys.executable, "-m", "ember", "keys", "create", "--data-dir", str(data_dir)],
+        capture_output=True, text=True, cwd=REPO, timeout=60, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    lines = dict(line.split("=", 1) for line in done.stdout.split())
+    return lines["AWS_ACCESS_KEY_ID"], lines["AWS_SECRET_ACCESS_KEY"]
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))

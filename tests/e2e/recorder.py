@@ -62,6 +62,56 @@ def handler(event, context):
 """
 
 
+# The start of a function that feeds itself (recursion tests): `_record(context, n)` sends
+# one line per hop on a connection of its own and waits for the collector's `ok`.
+_LOOP_START = """
+import json, os, socket
+import boto3
+
+_ADDRESS = (os.environ["RECORD_HOST"], int(os.environ["RECORD_PORT"]))
+
+
+def _record(context, n):
+    line = json.dumps({"function": context.function_name, "n": n}) + "\\n"
+    with socket.create_connection(_ADDRESS) as connection:
+        connection.sendall(line.encode())
+        connection.makefile("rb").readline()
+"""
+
+# Records each invocation, then sends the next number to its queue (QUEUE_URL) until it
+# reaches LIMIT.
+QUEUE_LOOPER = (
+    _LOOP_START
+    + """
+_SQS = boto3.client("sqs")
+
+
+def handler(event, context):
+    for record in event["Records"]:
+        n = json.loads(record["body"])["n"]
+        _record(context, n)
+        if n + 1 < int(os.environ["LIMIT"]):
+            body = json.dumps({"n": n + 1})
+            _SQS.send_message(QueueUrl=os.environ["QUEUE_URL"], MessageBody=body)
+"""
+)
+
+# The same through a topic (TOPIC_ARN) the function is subscribed to (SNS events).
+TOPIC_LOOPER = (
+    _LOOP_START
+    + """
+_SNS = boto3.client("sns")
+
+
+def handler(event, context):
+    n = json.loads(event["Records"][0]["Sns"]["Message"])["n"]
+    _record(context, n)
+    if n + 1 < int(os.environ["LIMIT"]):
+        _SNS.publish(TopicArn=os.environ["TOPIC_ARN"], Message=json.dumps({"n": n + 1}))
+"""
+)
+
+
 @dataclasses.dataclass(frozen=True)
 class CollectorStatistics:
     connections: int  # environments that connected
@@ -89,6 +139,10 @@ class Collector:
     def access(self) -> tuple[str, str]:
         """The `ember serve` flag that lets sandboxed recorders reach this collector."""
         return ("--host-access", str(self.port))
+
+    def address(self) -> dict[str, str]:
+        """The environment variables a recording function finds this collector by."""
+        return {"RECORD_HOST": function_host(), "RECORD_PORT": str(self.port)}
 
     def records(self, name: str) -> list[dict[str, Any]]:
         """What the function `name` has recorded so far."""
@@ -217,8 +271,7 @@ def create_recorder(
     """Create a recording function (Active on return); returns its ARN. A `sink` records
     and succeeds whatever it gets."""
     variables = {
-        "RECORD_HOST": function_host(),
-        "RECORD_PORT": str(collector.port),
+        **collector.address(),
         "SLEEP_MS": str(sleep_ms),
         "FAIL_ON_FLAG": "0" if sink else "1",
     }
@@ -228,7 +281,9 @@ def create_recorder(
 
 
 __all__ = [
+    "QUEUE_LOOPER",
     "RECORDER",
+    "TOPIC_LOOPER",
     "Collector",
     "CollectorStatistics",
     "create_recorder",

@@ -16,6 +16,8 @@ from botocore.exceptions import ClientError
 
 from tests.e2e.apicalls import ACCOUNT, HANDLER_CODE, REGION, RUNTIME, unique, wait_settled
 from tests.e2e.harness import ROLE, Server, make_zip, wait_until
+from tests.e2e.mapping_shapes import MAPPING_REPLAYS
+from tests.e2e.oci_images import small_image
 from tests.e2e.recorded_shapes import Recorded, is_placeholder
 
 _PLACEHOLDER = re.compile(r"<<[^<>]+>:\d+>|<[^<>]+>")
@@ -79,7 +81,15 @@ def create_like(
         "Handler": "index.handler",
         "Code": {"ZipFile": make_zip(files or {"index.py": HANDLER_CODE})},
     }
+    image = config.get("PackageType") == "Image"
+    if image:  # a container image function: a small OCI image built by the tests
+        del args["Runtime"], args["Handler"]
+        args.update(PackageType="Image", Code={"ImageUri": small_image()})
+        if config.get("ImageConfigResponse"):
+            args["ImageConfig"] = config["ImageConfigResponse"]["ImageConfig"]
     for member in _CREATE_MEMBERS:
+        if image and member == "Handler":
+            continue
         if member in config and not is_placeholder(config[member]):
             args[member] = config[member]
     if "Environment" in config:
@@ -91,8 +101,16 @@ def create_like(
         args["Architectures"] = config["Architectures"]
     if "TracingConfig" in config:
         args["TracingConfig"] = config["TracingConfig"]
+    if "LoggingConfig" in config:
+        logging = dict(config["LoggingConfig"])
+        if is_placeholder(logging.get("LogGroup", "")) or "<" in logging.get("LogGroup", ""):
+            logging.pop("LogGroup")  # the function's own group, under its name
+        args["LoggingConfig"] = logging
     if config.get("Layers"):
         args["Layers"] = [publish_layer(ctx)["LayerVersionArn"] for _ in config["Layers"]]
+    dead_letter = config.get("DeadLetterConfig", {}).get("TargetArn", "")
+    if ":sqs:" in dead_letter or ":sns:" in dead_letter:  # taken unseen, as on AWS
+        args["DeadLetterConfig"] = {"TargetArn": _concrete(dead_letter)}
     args.update(extra)
     created: dict[str, Any] = ctx.lam.create_function(**args)
     if wait:
@@ -211,6 +229,8 @@ def update_function_configuration(ctx: Ctx, row: Recorded) -> Any:
     }
     if "Environment" in config:
         changes["Environment"] = {"Variables": dict(config["Environment"].get("Variables", {}))}
+    if config.get("PackageType") == "Image":  # the recorded ImageConfig ({} removes it)
+        changes["ImageConfig"] = config.get("ImageConfigResponse", {}).get("ImageConfig", {})
     answer = ctx.lam.update_function_configuration(FunctionName=name, **changes)
     return answer
 
@@ -230,9 +250,10 @@ def update_function_code(ctx: Ctx, row: Recorded) -> Any:
             )
             wait_settled(ctx.lam, name)
     code = make_zip({"index.py": HANDLER_CODE + "# changed\n"})
-    answer: dict[str, Any] = ctx.lam.update_function_code(
-        FunctionName=name, ZipFile=code, Publish=publish
-    )
+    new: dict[str, Any] = {"ZipFile": code}
+    if config.get("PackageType") == "Image":
+        new = {"ImageUri": small_image("b")}
+    answer: dict[str, Any] = ctx.lam.update_function_code(FunctionName=name, Publish=publish, **new)
     return answer
 
 
@@ -408,7 +429,9 @@ def _eic_args(ctx: Ctx, doc: dict[str, Any]) -> dict[str, Any]:
     destinations: dict[str, Any] = {}
     for side, target in doc.get("DestinationConfig", {}).items():
         arn = target.get("Destination")
-        if arn is None or ":function:" not in arn:
+        if arn is not None and (":sqs:" in arn or ":sns:" in arn):
+            destinations[side] = {"Destination": _concrete(arn)}  # taken unseen, as on AWS
+        elif arn is None or ":function:" not in arn:
             destinations[side] = {}  # none, or one Ember cannot deliver to (DIFFERENCES)
         else:
             # A function of ours stands for the recorded one.
@@ -647,6 +670,7 @@ REPLAYS: dict[str, Replay] = {
         layer_operation,
     ),
     "Invoke": invoke,
+    **MAPPING_REPLAYS,
     **dict.fromkeys(
         (
             "CreateCodeSigningConfig",
@@ -661,3 +685,13 @@ REPLAYS: dict[str, Replay] = {
         code_signing,
     ),
 }
+
+# Resource policies, tags and recursion configs (tests/e2e/policy_replays.py).
+from tests.e2e.policy_replays import POLICY_REPLAYS  # noqa: E402 - it imports this module
+
+REPLAYS.update(POLICY_REPLAYS)
+
+# Function URL configs (tests/e2e/url_replays.py).
+from tests.e2e.url_replays import URL_REPLAYS  # noqa: E402 - it imports this module
+
+REPLAYS.update(URL_REPLAYS)

@@ -27,6 +27,7 @@ from tests.e2e.harness import (
     REPO,
     Server,
     create_function,
+    create_key,
     free_port,
     make_zip,
     raw_request,
@@ -42,13 +43,6 @@ def ember(*args: str) -> subprocess.CompletedProcess[str]:
         [sys.executable, "-m", "ember", *args],
         capture_output=True, text=True, cwd=REPO, timeout=60, check=False,
     )  # fmt: skip
-
-
-def create_key(data_dir: Path) -> tuple[str, str]:
-    done = ember("keys", "create", "--data-dir", str(data_dir))
-    assert done.returncode == 0, done.stderr
-    lines = dict(line.split("=", 1) for line in done.stdout.split())
-    return lines["AWS_ACCESS_KEY_ID"], lines["AWS_SECRET_ACCESS_KEY"]
 
 
 @pytest.fixture(scope="module")

@@ -13,10 +13,13 @@ Replayed here: 121 of the table's 371 rows, among them versions and aliases
 (PublishVersion's preconditions, routing configurations, alias names), reserved and
 provisioned concurrency (their refusals and limits) and invoke throttles. Replayed
 elsewhere: the 31 layer rows (test_layers.py), the event invoke config rows
-(test_event_invoke_config.py) and the code-signing rows (test_code_signing.py).
+(test_event_invoke_config.py), the code-signing rows (test_code_signing.py), the event
+source mapping rows (test_event_source_mappings.py), and the permission, tag and recursion
+rows (test_policies.py, test_tags.py, test_recursion.py), the container image rows
+(test_images.py).
 test_every_row_is_accounted_for puts every other row in one of: operations Ember does not
-implement (tags, permissions, function URLs, event source mappings, recursion configs),
-what Ember does not replay on purpose (container images, code from S3, VPC lookups), and
+implement (function URLs), what Ember does not
+replay on purpose (code from S3, VPC lookups, Kafka sources), and
 the 68 INVOKE rows, which record what LocalStack's test functions return when invoked
 (function behaviour, not Lambda's answers; invocation is tested in test_invoke.py and
 test_versions_aliases.py).
@@ -122,6 +125,15 @@ def expected_message(row: Row, names: dict[str, str]) -> str:
         .replace("<region>", REGION)
         .replace("111111111111", ACCOUNT)
     )
+
+
+def assert_answered(got: Outcome, row: Row, names: dict[str, str]) -> None:
+    """`got` is AWS's recorded answer `row`, to the letter: code, status, message (with
+    this run's `names` for the row's placeholders) and every extra field."""
+    assert (got.code, got.status) == (row.code, row.status)
+    assert got.message == expected_message(row, names)
+    for field, value in row.extra.items():
+        assert got.fields.get(field) == value, field
 
 
 # -- building blocks --------------------------------------------------------------------
@@ -1172,20 +1184,25 @@ NOT_IMPLEMENTED: dict[str, str] = {
     "TestLambdaURL::": "GetFunctionUrlConfig",
     f"{API}test_ops_on_nonexisting_fn[get_function_url_config]": "GetFunctionUrlConfig",
     f"{API}test_get_function_wrong_region[get_function_url_config]": "GetFunctionUrlConfig",
-    "TestLambdaTag::": "ListTags",
-    "TestLambdaTags::": "ListTags",
-    "TestLambdaPermissions::": "AddPermission",
-    "TestLambdaRevisions::test_function_revisions_permissions/": "AddPermission",
     "TestLambdaEventSourceMappings::": "CreateEventSourceMapping",
-    "TestLambdaRecursion::": "PutFunctionRecursionConfig",
     "TestCodeSigningConfig::": "GetCodeSigningConfig",
 }
 # Of those, the rows another module replays once the operation is there.
-REPLAYED_ONCE_IMPLEMENTED = ("TestCodeSigningConfig::",)  # test_code_signing.py
+REPLAYED_ONCE_IMPLEMENTED = (
+    "TestCodeSigningConfig::",  # test_code_signing.py
+    "TestLambdaEventSourceMappings::",  # test_event_source_mappings.py
+    # test_function_urls.py replays every row of the URL operations (its url_rows()).
+    "TestLambdaUrl::",
+    "TestLambdaURL::",
+    f"{API}test_ops_on_nonexisting_fn[get_function_url_config]",
+    f"{API}test_get_function_wrong_region[get_function_url_config]",
+)
 # Rows of implemented operations that Ember does not replay, on purpose.
 NOT_REPLAYED: dict[str, str] = {
-    "TestLambdaImages::": "container images (PackageType Image) are refused",
     f"{API}test_lambda_code_location_s3_errors/": "code from S3 is refused (Code.ZipFile only)",
+    "TestLambdaEventSourceMappings::test_create_event_source_self_managed/": (
+        "self-managed Kafka event sources are not served (SQS queues are)"
+    ),
     f"{API}test_invalid_vpc_config_subnet/create-response-non-existent-subnet-id": (
         "Ember attaches no VPC, so it looks no subnet up"
     ),
@@ -1207,6 +1224,15 @@ def test_every_row_is_accounted_for(
     elsewhere = {f"TestLambdaLayer::{key}" for key in test_layers.SCENARIOS}
     elsewhere |= {EIC_SCENARIO + key for key in test_event_invoke_config.KEYS}
     elsewhere |= EIC_ELSEWHERE
+    from tests.e2e import test_policies, test_tags
+
+    elsewhere |= set(test_policies.SCENARIOS) | set(test_tags.SCENARIOS)
+    from tests.e2e import test_images
+
+    elsewhere |= set(test_images.SCENARIOS)
+    from tests.e2e import test_recursion
+
+    elsewhere |= test_recursion.REPLAYED
     probed: dict[str, bool] = {}
     tally: collections.Counter[str] = collections.Counter()
     for key, row in rows.items():

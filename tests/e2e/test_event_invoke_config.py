@@ -3,7 +3,6 @@ input, and AWS's recorded answers (shared/conformance) for the rows Ember can re
 
 from __future__ import annotations
 
-import csv
 import datetime
 import json
 from pathlib import Path
@@ -12,28 +11,13 @@ from typing import Any
 import pytest
 
 from tests.e2e.apicalls import ARN_PREFIX, deploy, expect_error, outcome_of, unique
+from tests.e2e.aws_answers import aws_row
 from tests.e2e.harness import Server, aws_cli
 
 pytestmark = pytest.mark.e2e
 
-TSV = Path(__file__).resolve().parents[1] / "conformance" / "lambda-aws-expectations.tsv"
 SCENARIO = "TestLambdaEventInvokeConfig::test_lambda_eventinvokeconfig_exceptions"
 EMPTY_DESTINATIONS: dict[str, dict[str, str]] = {"OnSuccess": {}, "OnFailure": {}}
-
-
-def aws_row(test: str, key: str) -> tuple[str, int, str]:
-    """(code, status, message) AWS answered, with the recording's placeholders as ours."""
-    with TSV.open(newline="") as f:
-        for row in csv.DictReader(f, delimiter="\t"):
-            if row["test"] == test and row["snapshot_key"] == key:
-                message = (
-                    row["message_or_payload"]
-                    .replace("<partition>", "aws")
-                    .replace("<region>", "us-east-1")
-                    .replace("111111111111", "000000000000")
-                )
-                return row["error_code_or_INVOKE"], int(row["http_status"]), message
-    raise KeyError(f"{test}/{key} is not in the table")
 
 
 @pytest.fixture(scope="module")
@@ -231,8 +215,6 @@ def test_ranges_are_the_models(
 @pytest.mark.parametrize(
     ("service", "what"),
     [
-        ("sqs", "SQS queues"),
-        ("sns", "SNS topics"),
         ("events", "EventBridge event buses"),
         ("s3", "S3 buckets"),
     ],

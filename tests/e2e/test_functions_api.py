@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from ember.runtimes import RuntimeCatalog
 from tests.e2e.apicalls import (
     ARN_PREFIX,
     FILE,
@@ -765,15 +766,26 @@ def test_refused_runtimes(lam: Any, fn: str, runtime: str, message: str) -> None
 
 def test_runtime_aws_has_but_this_server_lacks(lam: Any) -> None:
     names = function_names(lam)
-    got = outcome_of(
-        lambda: lam.create_function(**create_args(unique("node"), Runtime="nodejs20.x"))
-    )
+    got = outcome_of(lambda: lam.create_function(**create_args(unique("rb"), Runtime="ruby3.3")))
     assert (got.code, got.status) == ("InvalidParameterValueException", 400)
     # It names what this server does run (which interpreters exist varies by machine).
     assert got.message.startswith(
-        "Runtime nodejs20.x is not available on this Ember server. It runs: "
+        "Runtime ruby3.3 is not available on this Ember server. It runs: "
     )
     assert RUNTIME in got.message
+    assert "provided.al2023" in got.message
+    assert function_names(lam) == names
+
+
+def test_python_aws_has_but_this_server_lacks(lam: Any) -> None:
+    """A python3.x with no interpreter here says how to add one."""
+    runtimes = {f"python3.{minor}" for minor in range(8, 15)}
+    missing = sorted(runtimes - set(RuntimeCatalog.discover().names()))
+    if not missing:
+        pytest.skip("every python3.x AWS accepts has an interpreter here")
+    names = function_names(lam)
+    got = outcome_of(lambda: lam.create_function(**create_args(unique("py"), Runtime=missing[0])))
+    assert (got.code, got.status) == ("InvalidParameterValueException", 400)
     assert "--python VERSION=PATH" in got.message
     assert function_names(lam) == names
 

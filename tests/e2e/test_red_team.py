@@ -16,7 +16,6 @@ import json
 import os
 import re
 import subprocess
-import sys
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -28,27 +27,24 @@ from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
 from botocore.exceptions import ClientError
 
-from tests.e2e.harness import REPO, Server, create_function, raw_request, run_server, wait_until
+from tests.e2e.harness import (
+    Server,
+    create_function,
+    create_key,
+    raw_request,
+    run_server,
+    wait_until,
+)
 from tests.e2e.test_escape_network import NO_NETWORK
 
 pytestmark = pytest.mark.e2e
 needs_netns = pytest.mark.skipif(bool(NO_NETWORK), reason=f"no network isolation: {NO_NETWORK}")
 
 
-def _create_key(data_dir: Path) -> tuple[str, str]:
-    done = subprocess.run(
-        [sys.executable, "-m", "ember", "keys", "create", "--data-dir", str(data_dir)],
-        capture_output=True, text=True, cwd=REPO, timeout=60, check=False,
-    )  # fmt: skip
-    assert done.returncode == 0, done.stderr
-    lines = dict(line.split("=", 1) for line in done.stdout.split())
-    return lines["AWS_ACCESS_KEY_ID"], lines["AWS_SECRET_ACCESS_KEY"]
-
-
 @pytest.fixture(scope="module")
 def signed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str, str]]:
     data = tmp_path_factory.mktemp("red-team") / "data"
-    key, secret = _create_key(data)
+    key, secret = create_key(data)
     with run_server(data, "--auth", "sigv4", "--idle-timeout", "120") as srv:
         yield srv, key, secret
 
@@ -56,7 +52,7 @@ def signed(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, s
 @pytest.fixture
 def fresh(tmp_path: Path) -> Iterator[tuple[Server, str, str]]:
     """A server of its own, for tests that measure its peak memory."""
-    key, secret = _create_key(tmp_path / "data")
+    key, secret = create_key(tmp_path / "data")
     with run_server(tmp_path / "data", "--auth", "sigv4", "--idle-timeout", "120") as srv:
         yield srv, key, secret
 
@@ -475,12 +471,21 @@ def test_a_poll_that_never_reads_a_6_mb_event_hurts_only_its_environment(
     before = _rss_kb(srv.process.pid)
     big = {"what": "credentials", "pad": "x" * (6 * 1024 * 1024 - 100)}
     answers: list[Any] = []
-    for _ in range(3):
+    # Which poll the server hands an event to is a race (the runtime sends its next poll
+    # with each response): the environment answers until the thread's poll takes an event,
+    # which spoils the runtime's own (it exits: Runtime.ExitError); a fresh environment
+    # answers after that. Invoke until that has happened, or a bounded number of times.
+    for _ in range(8):
         result = lam.invoke(FunctionName=name, Payload=json.dumps(big).encode())
         answers.append(json.loads(result["Payload"].read()))
-    # Here the runtime's own poll is spoilt (it exits: Runtime.ExitError) and a fresh
-    # environment answers the next ones.
-    assert "AWS_ACCESS_KEY_ID" in answers[-1], answers[-1]
+        spoilt = any("AWS_ACCESS_KEY_ID" not in a for a in answers)
+        if spoilt and "AWS_ACCESS_KEY_ID" in answers[-1]:
+            break
+    assert "AWS_ACCESS_KEY_ID" in answers[-1], [str(a)[:150] for a in answers]
+    assert all(
+        "AWS_ACCESS_KEY_ID" in a or a.get("errorType") in ("Runtime.ExitError", "Sandbox.Timedout")
+        for a in answers
+    ), [str(a)[:150] for a in answers]
     assert srv.process.poll() is None
     assert _rss_kb(srv.process.pid) - before < 64 * 1024
     assert _invoke(lam, probe, {"what": "credentials"})["AWS_ACCESS_KEY_ID"].startswith("ASIA")

@@ -74,39 +74,24 @@ def _any_config(test: Callable[[dict[str, Any]], bool]) -> Callable[[Recorded, A
     return lambda row, _installed: any(test(c) for c in _configs(row))
 
 
-def _default_logging(config: dict[str, Any]) -> bool:
-    logging = config.get("LoggingConfig")
-    return logging is None or (
-        set(logging) == {"LogFormat", "LogGroup"}
-        and logging["LogFormat"] == "Text"
-        and logging["LogGroup"].startswith("/aws/lambda/<function-name")
-    )
+def _mappings(row: Recorded) -> list[dict[str, Any]]:
+    if "EventSourceMapping" not in row.operation:
+        return []
+    return list(row.body.get("EventSourceMappings", [row.body]))
 
 
 def _foreign_destination(row: Recorded, _installed: Any) -> bool:
     docs = row.body.get("FunctionEventInvokeConfigs", [row.body]) if row.operation in _EIC else []
+    docs = docs + _mappings(row)
     return any(
-        ":function:" not in target.get("Destination", ":function:")
+        not any(f":{kind}:" in target.get("Destination", ":function:")
+                for kind in ("function", "sqs", "sns"))
         for doc in docs
         for target in doc.get("DestinationConfig", {}).values()
-    )
+    )  # fmt: skip
 
 
 DIFFERENCES: dict[str, Difference] = {
-    "container images": Difference(
-        "Ember runs zip packages only (PackageType Image is refused): the replay deploys a zip, "
-        "so the members of an image function (ImageConfigResponse, Code.ImageUri, no Runtime "
-        "nor Handler) are not compared.",
-        _any_config(lambda c: c.get("PackageType") == "Image"),
-        (
-            "PackageType",
-            "ImageConfigResponse",
-            "Handler",
-            "Runtime",
-            "RuntimeVersionConfig",
-            "Code",
-        ),
-    ),
     "runtime not installed": Difference(
         "The recorded runtime (Java, Node.js, .NET, Ruby, or a Python this machine lacks) does "
         "not run on this server; the replay uses the server's own Python, so Runtime differs.",
@@ -116,7 +101,8 @@ DIFFERENCES: dict[str, Difference] = {
         ("Runtime",),
     ),
     "snapstart": Difference(
-        "SnapStart is a Java feature Ember does not have: it always shows ApplyOn None.",
+        "Recorded with SnapStart on a runtime the replay does not create it for (the replay "
+        "uses the server's own Python); Ember's SnapStart is tested in test_snapstart.py.",
         _any_config(lambda c: c.get("SnapStart", {}).get("ApplyOn", "None") != "None"),
         ("SnapStart",),
     ),
@@ -124,21 +110,6 @@ DIFFERENCES: dict[str, Difference] = {
         "Ember attaches functions to no VPC; the replay gives none, so VpcConfig is absent.",
         _any_config(lambda c: "VpcConfig" in c),
         ("VpcConfig",),
-    ),
-    "logging config": Difference(
-        "Ember's logs are text in /aws/lambda/<name>; LoggingConfig (JSON format, log levels, "
-        "another group) is not configurable yet.",
-        _any_config(lambda c: not _default_logging(c)),
-        ("LoggingConfig",),
-    ),
-    "sqs dead letters": Difference(
-        "Ember delivers dead letters to its functions only, not to SQS or SNS.",
-        _any_config(
-            lambda c: (
-                ":function:" not in c.get("DeadLetterConfig", {}).get("TargetArn", ":function:")
-            )
-        ),
-        ("DeadLetterConfig",),
     ),
     "recorded before LoggingConfig": Difference(
         "An older recording: AWS added LoggingConfig to every answer in 2023, after it.",
@@ -171,9 +142,10 @@ DIFFERENCES: dict[str, Difference] = {
         ("AllocatedProvisionedConcurrentExecutions", "AvailableProvisionedConcurrentExecutions"),
     ),
     "version published once settled": Difference(
-        "A version that Publish=True asked for appears once the update (or create) has "
-        "settled, as the version's own Active self; AWS shows it at once, Pending. The "
-        "replay reads it once it exists.",
+        "CreateFunction and UpdateFunctionCode with Publish=True answer at once with the "
+        "version's number, Pending, as AWS does; but the version itself appears once the "
+        "create (or update) has settled, as its own Active self, where AWS shows it at once, "
+        "Pending. The replay reads it once it exists.",
         lambda row, _installed: (
             row.operation in ("GetFunction", "GetFunctionConfiguration")
             and configuration(row).get("State") == "Pending"
@@ -181,11 +153,26 @@ DIFFERENCES: dict[str, Difference] = {
         ),
         ("State", "StateReason", "StateReasonCode", "LastUpdateStatus"),
     ),
+    "tags set by AWS": Difference(
+        "Tags whose keys start with aws: are set by AWS itself (CloudFormation); users cannot "
+        "set them, on AWS or on Ember, so the replay has none and Tags is not compared.",
+        lambda row, _installed: any(k.startswith("aws:") for k in row.body.get("Tags", {})),
+        ("Tags",),
+    ),
     "foreign destinations": Difference(
-        "Ember's asynchronous destinations are its functions; SQS, SNS and S3 destinations are "
-        "refused, so the replay sets none and DestinationConfig is not compared.",
+        "Ember's asynchronous destinations are its functions, queues and topics, and a stream "
+        "mapping's on-failure destinations its queues and topics; EventBridge and S3 "
+        "destinations are refused, so the replay sets none and DestinationConfig is not "
+        "compared.",
         _foreign_destination,
         ("DestinationConfig",),
+    ),
+    "recorded before EventSourceMappingArn": Difference(
+        "An older recording, made before AWS added EventSourceMappingArn to every mapping.",
+        lambda row, _installed: any(
+            "UUID" in m and "EventSourceMappingArn" not in m for m in _mappings(row)
+        ),
+        ("EventSourceMappingArn",),
     ),
 }
 

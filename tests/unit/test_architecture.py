@@ -9,7 +9,10 @@ clock, blocking). Differences from DESIGN.md's table are deliberate and named:
 - `cli` uses `control.codezip` to package a folder as Lambda would, and `control.keys` for
   `ember keys` on the data dir;
 - `scheduler` takes the environments' role sessions from `protocols` (the issuer is handed
-  to it; environments put the credentials in their variables and revoke them at shutdown).
+  to it; environments put the credentials in their variables and revoke them at shutdown);
+- the services beside Lambda's API: `topics` delivers to `queues`, `rules` to `queues` and
+  reads `control`, `sources` reads `queues`, `streams`, `tables` and `control` (mappings live
+  there), all three use `patterns`; `console` uses `invoke` (test invokes, queue depths).
 """
 
 from __future__ import annotations
@@ -30,9 +33,29 @@ ALLOWED: dict[str, set[str]] = {
     "runtime_api": set(),
     "runtimes": set(),
     "store": set(),
-    "telemetry": {"store"},
+    # protocols: the CloudWatch metrics door reads and answers as every door does (asgi)
+    "telemetry": {"store", "protocols"},
     "cli": {"server", "control"},
     "protocols": set(),
+    "gateway": {"control", "invoke", "protocols", "telemetry"},
+    "queues": {"store", "protocols"},
+    "streams": {"store", "protocols"},
+    "tables": {"store", "protocols"},
+    "topics": {"store", "protocols", "queues", "invoke", "patterns"},
+    "rules": {"store", "protocols", "invoke", "patterns", "control"},
+    "patterns": set(),
+    "sources": {
+        "queues",
+        "streams",
+        "tables",
+        "invoke",
+        "control",
+        "patterns",
+        "telemetry",
+        "store",
+    },
+    # invoke: the console's test invokes and async queue depths
+    "console": {"control", "telemetry", "invoke"},
 }
 # Beside-files other packages may not use: what runs inside environments and the
 # lowest layers stay free of the server's settings.

@@ -44,6 +44,8 @@ IMPORT_MODULE_ERROR = "Runtime.ImportModuleError"
 USER_CODE_SYNTAX_ERROR = "Runtime.UserCodeSyntaxError"
 HANDLER_NOT_FOUND = "Runtime.HandlerNotFound"
 MARSHAL_ERROR = "Runtime.MarshalError"
+BEFORE_SNAPSHOT_ERROR = "Runtime.BeforeSnapshotError"
+AFTER_RESTORE_ERROR = "Runtime.AfterRestoreError"
 UNMARSHAL_ERROR = "Runtime.UnmarshalError"
 CONTEXT_UNMARSHAL_ERROR = "Runtime.LambdaContextUnmarshalError"
 
@@ -63,10 +65,15 @@ def main() -> None:
     _set_sys_path(os.environ.get("LAMBDA_TASK_ROOT") or "/var/task")
     setup_output()
     client = RuntimeClient(os.environ.get("AWS_LAMBDA_RUNTIME_API") or "127.0.0.1:9001")
+    snap_start = os.environ.get("AWS_LAMBDA_INITIALIZATION_TYPE") == "snap-start"
     try:
         handler = _get_handler(os.environ.get("_HANDLER", ""))
+        if snap_start:
+            _run_hooks("get_before_snapshot", BEFORE_SNAPSHOT_ERROR)
     except Exception as exc:
         _fail_init(client, exc)
+    if snap_start:
+        _resume(client)
     environ = os.environ
     while True:
         status, headers, body = client.request(b"GET", _NEXT)
@@ -93,14 +100,20 @@ def _set_sys_path(task_root: str) -> None:
     pythonpath_set = "PYTHONPATH" in os.environ
     # Where Ember's server put the shared SDK; not the function's business, so not kept.
     sdk = os.environ.pop(SDK_VARIABLE, "")
+    # `snapshot_restore_py` as Lambda's python3.12+ runtimes provide it: after the
+    # function's own folders and the stdlib, so that a copy the function brings wins. The
+    # folder holds only that module, so where boto3 resolves from does not change.
+    shim = os.path.join(_HERE, "snapstart")
     site_dirs = [task_root]
     if not pythonpath_set:
         # Lambda leaves the layer folders out when the function sets its own PYTHONPATH.
         layer_site = "/opt/python/lib/python%d.%d/site-packages" % sys.version_info[:2]
         sys.path[0:0] = [layer_site, "/opt/python", *([sdk] if sdk else [])]
         site_dirs += [layer_site, "/opt/python"]
-    elif sdk:
-        sys.path.append(sdk)  # after the function's own PYTHONPATH and the stdlib
+        sys.path.append(shim)
+    else:
+        # The SDK stays last: after the function's own PYTHONPATH and the stdlib.
+        sys.path += [shim, sdk] if sdk else [shim]
     sys.path.insert(0, task_root)
     # Lambda makes these site directories, so their .pth files count; `site` is only
     # worth importing when there is one.
@@ -160,6 +173,45 @@ def _fail_init(client: RuntimeClient, exc: Exception) -> "NoReturn":
     log_error(error, _encoder.encode)
     _post_error(client, _API + b"/init/error", error, None)
     sys.exit(1)
+
+
+# --- SnapStart ---------------------------------------------------------------------------
+
+
+def _run_hooks(registry: str, error_type: str) -> None:
+    """The hooks registered through `snapshot_restore_py` (if the function imported it),
+    as awslambdaric runs them: before-snapshot hooks last-registered first, after-restore
+    hooks in the order registered. A hook's exception becomes `error_type`."""
+    module = sys.modules.get("snapshot_restore_py")
+    if module is None:
+        return
+    hooks = list(getattr(module, registry)())
+    if registry == "get_before_snapshot":
+        hooks.reverse()
+    for func, args, kwargs in hooks:
+        try:
+            func(*args, **kwargs)
+        except Exception as e:
+            raise _Fault(error_type, f"{type(e).__name__}: {e}") from None
+
+
+def _resume(client: RuntimeClient) -> None:
+    """Wait in `restore/next` until Ember resumes this environment, then reseed `random`
+    (a snapshot's generator state would repeat in every environment) and run the
+    after-restore hooks; their failure goes to `restore/error` and the runtime exits."""
+    status, _, body = client.request(b"GET", _API + b"/restore/next")
+    if status != 200:
+        raise RuntimeError(f"Failed to get restore: HTTP {status}: {body!r}")
+    try:
+        generator = sys.modules.get("random")
+        if generator is not None:
+            generator.seed()  # from os.urandom
+        _run_hooks("get_after_restore", AFTER_RESTORE_ERROR)
+    except _Fault as fault:
+        error = _make_error(fault.msg, fault.error_type, fault.trace)
+        log_error(error, _encoder.encode)
+        _post_error(client, _API + b"/restore/error", error, None)
+        sys.exit(1)
 
 
 # --- one invocation ----------------------------------------------------------------------
@@ -228,7 +280,8 @@ def _invoke(
     except Exception as exc:
         error, xray = _error_from_exception(exc, request_id)
     else:
-        _post(client, path + b"response", result, b"Content-Type: %s\r\n" % result_type)
+        # Back in next in the same write (pipelined): main()'s GET reads its answer.
+        _post(client, path + b"response", result, b"Content-Type: %s\r\n" % result_type, _NEXT)
         return
     log_error(error, _encoder.encode)
     _post_error(client, path + b"error", error, xray)
@@ -320,8 +373,13 @@ def _xray_cause(error_type: str, message: str, frames: "list[Frame]") -> "dict[s
     }
 
 
-def _post(client: RuntimeClient, path: bytes, body: bytes, headers: bytes) -> None:
-    status, _, answer = client.request(b"POST", path, body, headers)
+def _post(
+    client: RuntimeClient, path: bytes, body: bytes, headers: bytes, then: "bytes | None" = None
+) -> None:
+    if then is None:
+        status, _, answer = client.request(b"POST", path, body, headers)
+    else:
+        status, _, answer = client.request_then(b"POST", path, body, headers, then)
     if not 200 <= status < 300:
         # As awslambdaric: the runtime exits and the platform reports it.
         raise RuntimeError(

@@ -123,9 +123,9 @@ def test_faults_on_the_invoke_fast_path(
 def test_fault_before_routing(
     server: EmberServer, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    monkeypatch.setattr(server.app._guard, "admit", fail_async)
+    monkeypatch.setattr(server.doors._guard, "admit", fail_async)
     with caplog.at_level(logging.ERROR, logger="ember.api"):
-        answer = call(server.app, "GET", "/2015-03-31/functions/")
+        answer = call(server.doors, "GET", "/2015-03-31/functions/")
     assert_service_exception(answer, caplog)
 
 

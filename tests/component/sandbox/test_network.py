@@ -16,6 +16,7 @@ from ember.runtime_api import RuntimeEndpoint
 from ember.sandbox import network
 from ember.sandbox.network_relay import Relay
 from tests.component.runtime_api.loops import LOOPS, Scenario
+from tests.component.sandbox.namespaces import inside
 
 Runner = Callable[[Scenario], None]
 
@@ -33,26 +34,17 @@ def _netns() -> str:
 
 def _inside(fd: int, address: tuple[str, int], payload: bytes = b"") -> bytes:
     """Connect to `address` from inside namespace `fd` (a thread of its own), send, read."""
-    result: list[bytes | BaseException] = []
 
-    def run() -> None:
-        try:
-            with network.entered(fd), socket.create_connection(address, timeout=5) as conn:
-                conn.sendall(payload)
-                conn.shutdown(socket.SHUT_WR)
-                chunks = []
-                while chunk := conn.recv(65536):
-                    chunks.append(chunk)
-                result.append(b"".join(chunks))
-        except BaseException as exc:
-            result.append(exc)
+    def talk() -> bytes:
+        with socket.create_connection(address, timeout=5) as conn:
+            conn.sendall(payload)
+            conn.shutdown(socket.SHUT_WR)
+            chunks = []
+            while chunk := conn.recv(65536):
+                chunks.append(chunk)
+            return b"".join(chunks)
 
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    if isinstance(result[0], BaseException):
-        raise result[0]
-    return result[0]
+    return inside(fd, talk)
 
 
 @contextlib.contextmanager

@@ -9,43 +9,22 @@ import os
 import socket
 import subprocess
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
-from typing import TypeVar
 
 import pytest
 
 from ember.sandbox import network
 from ember.sandbox.outbound import Outbound
 from tests import testhost
-
-T = TypeVar("T")
+from tests.component.sandbox.namespaces import inside
 
 _PROBLEM = testhost.problem() or network.available()
 pytestmark = pytest.mark.skipif(bool(_PROBLEM), reason=f"no outbound NAT here: {_PROBLEM}")
 
 
-def _inside(fd: int, call: Callable[[], T]) -> T:
-    """`call()` in a thread inside namespace `fd` (its sockets are made there)."""
-    result: list[T | BaseException] = []
-
-    def run() -> None:
-        try:
-            with network.entered(fd):
-                result.append(call())
-        except BaseException as exc:
-            result.append(exc)
-
-    thread = threading.Thread(target=run)
-    thread.start()
-    thread.join()
-    if isinstance(result[0], BaseException):
-        raise result[0]
-    return result[0]
-
-
 def _reach(fd: int, address: str, port: int) -> str:
-    return _inside(fd, lambda: testhost.reach(address, port, 2.0))
+    return inside(fd, lambda: testhost.reach(address, port, 2.0))
 
 
 @pytest.fixture(scope="module")
@@ -145,7 +124,7 @@ def test_environments_do_not_reach_each_other(wired: Outbound) -> None:
         def listen() -> socket.socket:
             return socket.create_server((address, 0))
 
-        server = _inside(other.fd, listen)
+        server = inside(other.fd, listen)
         with server:
             port = server.getsockname()[1]
             assert _reach(other.fd, address, port) == "connected"  # the control: it listens

@@ -7,6 +7,7 @@ import asyncio
 import errno
 import os
 import subprocess
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -111,6 +112,9 @@ def test_a_dead_servers_mounts_elsewhere_are_swept(state: Path, tmp_path: Path) 
     elsewhere = tmp_path / "deleted-data-dir" / "scratch" / str(_dead_pid())
     elsewhere.mkdir(parents=True)
     left = asyncio.run(ScratchPool(elsewhere, ready=0).take(32))
+    # A server that died a while ago: its folder has been still longer than STALE_AFTER.
+    an_hour_ago = time.time() - 3600
+    os.utime(elsewhere, (an_hour_ago, an_hour_ago))
     pool = ScratchPool.open(state)
     try:
         assert not _mounted(left.path)

@@ -52,7 +52,15 @@ def test_unknown_service_is_quoted_as_aws_does() -> None:
     )
 
 
-@pytest.mark.parametrize("service", ["sqs", "sns", "events", "s3"])
+def test_queues_and_topics_are_accepted_unseen() -> None:
+    # As on AWS: not looked up now; a missing one fails at delivery.
+    destinations(f"arn:aws:sqs:{REGION}:{ACCOUNT}:q", f"arn:aws:sns:{REGION}:{ACCOUNT}:t.fifo")
+    assert refusal(destinations, f"arn:aws:sqs:{REGION}:{ACCOUNT}:") == (
+        f"The destination ARN arn:aws:sqs:{REGION}:{ACCOUNT}: is invalid."
+    )
+
+
+@pytest.mark.parametrize("service", ["events", "s3"])
 def test_services_ember_does_not_run_are_refused_clearly(service: str) -> None:
     arn = f"arn:aws:{service}:{REGION}:{ACCOUNT}:thing"
     message = refusal(destinations, None, arn)
@@ -66,8 +74,9 @@ def test_dead_letter_targets() -> None:
 
     dead_letter(FN + "other")
     dead_letter("")  # clears it
-    assert "SQS queues" in refusal(dead_letter, f"arn:aws:sqs:{REGION}:{ACCOUNT}:q")
-    assert "SNS topics" in refusal(dead_letter, f"arn:aws:sns:{REGION}:{ACCOUNT}:t")
+    dead_letter(f"arn:aws:sqs:{REGION}:{ACCOUNT}:q")
+    dead_letter(f"arn:aws:sns:{REGION}:{ACCOUNT}:t")
+    assert "is invalid" in refusal(dead_letter, f"arn:aws:sqs:{REGION}:{ACCOUNT}:bad name")
     assert "own dead-letter target" in refusal(dead_letter, FN + "me")
     assert "no such function" in refusal(dead_letter, FN + "ghost")
     assert "is invalid" in refusal(dead_letter, "arn:aws:kms:us-east-1:000000000000:key/x")

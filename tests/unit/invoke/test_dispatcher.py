@@ -12,7 +12,7 @@ from ember.clock import ManualClock
 from ember.config import Settings
 from ember.invoke.committer import GroupCommitter
 from ember.invoke.dispatcher import Dispatcher
-from ember.invoke.retry import FUNCTION_ERROR_DELAYS
+from ember.invoke.retry import FUNCTION_ERROR_DELAYS, RetryPolicy
 from ember.scheduler.results import InvocationResult
 from ember.store.events import NewEvent
 from ember.store.queue import Enqueue, EventQueue
@@ -70,6 +70,7 @@ def test_a_function_error_is_retried_only_when_the_clock_reaches_lambdas_delay(
             cast(Any, NoConfigs()),
             Metrics(),
             clock,
+            retry=RetryPolicy(jitter=False),  # Lambda's exact delays
         )
         async with asyncio.TaskGroup() as tasks:
             committer_task = tasks.create_task(committer.run())
