@@ -540,9 +540,21 @@ class Scheduler:
             return await self._invoke_restored(pool, spec, runtime, request)
         await self._make_room(spec)
         env = self._make_environment(spec, runtime)
+        return await self._first_run(pool, env, request, env.start())
+
+    async def _first_run(
+        self,
+        pool: Pool,
+        env: Environment,
+        request: InvokeRequest,
+        begin: Awaitable[InvocationResult | None],
+    ) -> InvocationResult:
+        """A new environment's first invocation, once `begin` (its Init, or a SnapStart
+        restore) has brought it up; an environment that fails to come up is retired and
+        its failure answered."""
         pool.busy.add(env)
         try:
-            failure = await env.start()
+            failure = await begin
         except BaseException:
             pool.busy.discard(env)
             self._retire(env)
@@ -554,10 +566,8 @@ class Scheduler:
         try:
             return await self._run(pool, env, request)
         except EnvironmentLostError as lost:
-            # Died between Init and taking its first invocation: report it as Lambda would.
-            return InvocationResult.platform_error(
-                "Runtime.ExitError", f"RequestId: {request.request_id} Error: {lost}"
-            )
+            # Died between coming up and taking its first invocation: as Lambda reports it.
+            return _exited(request, lost)
 
     async def _run(self, pool: Pool, env: Environment, request: InvokeRequest) -> InvocationResult:
         """One invocation on a busy environment; then back to the pool or retired."""
@@ -642,27 +652,7 @@ class Scheduler:
                 return started
             env = started
         self._refill_snapshots(pool, spec)
-        pool.busy.add(env)
-        try:
-            failure = await env.restore()
-        except EnvironmentLostError as lost:
-            failure = InvocationResult.platform_error(
-                "Runtime.ExitError", f"RequestId: {request.request_id} Error: {lost}"
-            )
-        except BaseException:
-            pool.busy.discard(env)
-            self._retire(env)
-            raise
-        if failure is not None:
-            pool.busy.discard(env)
-            self._retire(env)
-            return failure
-        try:
-            return await self._run(pool, env, request)
-        except EnvironmentLostError as lost:
-            return InvocationResult.platform_error(
-                "Runtime.ExitError", f"RequestId: {request.request_id} Error: {lost}"
-            )
+        return await self._first_run(pool, env, request, _restored(env, request))
 
     def _refill_snapshots(self, pool: Pool, spec: EnvironmentSpec) -> None:
         if len(pool.snapshots) < SNAPSHOTS_KEPT and (
@@ -698,3 +688,17 @@ class Scheduler:
     def _respawn_provisioned(self, pool: Pool, spec: EnvironmentSpec) -> None:
         if pool.provisioning is None or pool.provisioning.done():
             pool.provisioning = self._spawn(self._provision(pool, spec, None))
+
+
+def _exited(request: InvokeRequest, lost: EnvironmentLostError) -> InvocationResult:
+    return InvocationResult.platform_error(
+        "Runtime.ExitError", f"RequestId: {request.request_id} Error: {lost}"
+    )
+
+
+async def _restored(env: Environment, request: InvokeRequest) -> InvocationResult | None:
+    """A SnapStart restore; the environment gone during it is the invocation's ExitError."""
+    try:
+        return await env.restore()
+    except EnvironmentLostError as lost:
+        return _exited(request, lost)
